@@ -1,0 +1,56 @@
+//! A servable model: the network and its text handling, loaded from one checkpoint.
+
+use burn::tensor::{DType, Device};
+
+use crate::model::{FileSource, LoadError, Qwen2, Qwen2Config, Weights};
+use crate::text::ChatFormat;
+
+pub struct Engine {
+    pub model: Qwen2,
+    pub format: ChatFormat,
+}
+
+impl Engine {
+    /// Loads config.json, the tokenizer files and the weights from `source`.
+    pub fn load(source: &dyn FileSource, device: &Device, dtype: DType) -> Result<Self, LoadError> {
+        if !device.supports_dtype(dtype) {
+            return Err(LoadError::UnsupportedDtype {
+                backend: format!("{device:?}"),
+                dtype: format!("{dtype:?}"),
+            });
+        }
+        let config = Qwen2Config::from_json((*source.require("config.json")?).as_ref())?;
+        let format = load_format(source, &config)?;
+        let weights = Weights::open(source)?;
+        let model = Qwen2::load(config, &weights, device, dtype)?;
+        Ok(Self { model, format })
+    }
+
+    /// The context length: prompt and answer together.
+    pub fn context_length(&self) -> usize {
+        self.model.config().max_position_embeddings
+    }
+}
+
+fn load_format(source: &dyn FileSource, config: &Qwen2Config) -> Result<ChatFormat, LoadError> {
+    let tokenizer = source.require("tokenizer.json")?;
+    let tokenizer_config = source.read("tokenizer_config.json")?;
+    let generation_config = source.read("generation_config.json")?;
+    let format = ChatFormat::from_bytes(
+        (*tokenizer).as_ref(),
+        tokenizer_config.as_deref().map(|b| b.as_ref()),
+        generation_config.as_deref().map(|b| b.as_ref()),
+    )
+    .map_err(|e| LoadError::Text(e.to_string()))?;
+    let tokens = format.tokenizer().vocab_size();
+    if tokens > config.vocab_size {
+        return Err(LoadError::Config {
+            file: "tokenizer.json".into(),
+            message: format!(
+                "the tokenizer has {tokens} tokens but config.json's vocab_size is {}",
+                config.vocab_size
+            ),
+        });
+    }
+    Ok(format)
+}

@@ -1,0 +1,12 @@
+//! hearth: one engine for Qwen2-family chat models, served natively, from an edge worker and
+//! in the browser. See DESIGN.md for the layout.
+
+pub mod backend;
+pub mod contract;
+pub mod engine;
+pub mod generate;
+pub mod model;
+pub mod text;
+
+#[cfg(not(target_family = "wasm"))]
+pub mod native;

@@ -1,0 +1,76 @@
+//! The `hearth` command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use hearth::native::make_test_model;
+
+#[derive(Parser)]
+#[command(
+    name = "hearth",
+    version,
+    about = "Qwen2-family chat models: serve, chat, bench"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a checkpoint directory with seeded random weights in Qwen2's real layout.
+    #[command(after_help = format!("Presets:\n{}", make_test_model::preset_help()))]
+    MakeTestModel {
+        /// The directory to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// The model shape.
+        #[arg(long)]
+        preset: String,
+        /// tokenizer.json to ship with it (default: the one scripts/fetch-tokenizer.sh fetched).
+        #[arg(long)]
+        tokenizer: Option<PathBuf>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The dtype of the stored weights (f32, f16, bf16; default: the preset's).
+        #[arg(long)]
+        dtype: Option<String>,
+        /// Split the weights over this many files with model.safetensors.index.json.
+        #[arg(long, default_value_t = 1)]
+        shards: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match Cli::parse().command {
+        Command::MakeTestModel {
+            out,
+            preset,
+            tokenizer,
+            seed,
+            dtype,
+            shards,
+        } => make_test_model::run(
+            &out,
+            &preset,
+            tokenizer.as_deref(),
+            seed,
+            dtype.as_deref(),
+            shards,
+        ),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("hearth: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! Why a checkpoint failed to load: each variant names the file and what is wrong.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum LoadError {
+    #[error("{file}: not found in {location}")]
+    MissingFile { file: String, location: String },
+    #[error("{file}: cannot read: {message}")]
+    Io { file: String, message: String },
+    #[error("{file}: invalid JSON: {message}")]
+    Json { file: String, message: String },
+    #[error("{file}: {message}")]
+    Config { file: String, message: String },
+    #[error("config.json: model_type \"{model_type}\" is not supported (supported: {supported})")]
+    UnsupportedModel {
+        model_type: String,
+        supported: String,
+    },
+    #[error("{file}: not a safetensors file: {message}")]
+    BadHeader { file: String, message: String },
+    #[error(
+        "{file}: truncated: tensor {tensor} needs bytes {start}..{end} of the data section, which holds only {available} bytes"
+    )]
+    Truncated {
+        file: String,
+        tensor: String,
+        start: usize,
+        end: usize,
+        available: usize,
+    },
+    #[error("{file}: tensor {tensor} is missing")]
+    MissingTensor { file: String, tensor: String },
+    #[error("{file}: tensor {tensor} has shape {found:?}, expected {expected:?}")]
+    Shape {
+        file: String,
+        tensor: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    #[error(
+        "{file}: tensor {tensor} has dtype {dtype}; only F32, F16 and BF16 weights are supported"
+    )]
+    Dtype {
+        file: String,
+        tensor: String,
+        dtype: String,
+    },
+    #[error("{file}: tensor {tensor}: {message}")]
+    Tensor {
+        file: String,
+        tensor: String,
+        message: String,
+    },
+    /// A tokenizer or chat-template file; the message names it.
+    #[error("{0}")]
+    Text(String),
+    #[error("the {backend} backend cannot run dtype {dtype}")]
+    UnsupportedDtype { backend: String, dtype: String },
+}

@@ -1,0 +1,198 @@
+//! The safetensors format: an 8-byte little-endian header length, a JSON header of
+//! `{name: {dtype, shape, data_offsets}}`, then the raw data. Parsed by hand so that every
+//! problem is reported with the file and tensor it concerns.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::LoadError;
+
+/// File contents shared without copying: a memory map natively, a fetched buffer in wasm.
+pub type Blob = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// The float dtypes a checkpoint may store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FileDType {
+    F32,
+    F16,
+    BF16,
+}
+
+impl FileDType {
+    pub fn size(self) -> usize {
+        match self {
+            Self::F32 => 4,
+            Self::F16 | Self::BF16 => 2,
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "f32" | "float32" => Some(Self::F32),
+            "f16" | "float16" => Some(Self::F16),
+            "bf16" | "bfloat16" => Some(Self::BF16),
+            _ => None,
+        }
+    }
+
+    pub fn torch_name(self) -> &'static str {
+        match self {
+            Self::F32 => "float32",
+            Self::F16 => "float16",
+            Self::BF16 => "bfloat16",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    dtype: String,
+    shape: Vec<usize>,
+    data_offsets: [usize; 2],
+}
+
+/// One parsed safetensors file.
+pub struct SafeTensors {
+    file: String,
+    blob: Blob,
+    data_start: usize,
+    entries: HashMap<String, Entry>,
+}
+
+/// A tensor's bytes as stored, before any conversion.
+pub struct RawTensor<'a> {
+    pub dtype: FileDType,
+    pub shape: &'a [usize],
+    pub bytes: &'a [u8],
+}
+
+impl SafeTensors {
+    pub fn parse(file: &str, blob: Blob) -> Result<Self, LoadError> {
+        let bad = |message: String| LoadError::BadHeader {
+            file: file.to_string(),
+            message,
+        };
+        let bytes = (*blob).as_ref();
+        let len_bytes: [u8; 8] = bytes
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| bad(format!("only {} bytes long", bytes.len())))?;
+        let header_len = u64::from_le_bytes(len_bytes) as usize;
+        let header = bytes
+            .get(8..8usize.saturating_add(header_len))
+            .ok_or_else(|| {
+                bad(format!(
+                    "the header claims {header_len} bytes but the file has {} (truncated?)",
+                    bytes.len()
+                ))
+            })?;
+        let mut raw: HashMap<String, serde_json::Value> =
+            serde_json::from_slice(header).map_err(|e| bad(format!("header JSON: {e}")))?;
+        raw.remove("__metadata__");
+        let mut entries = HashMap::with_capacity(raw.len());
+        for (name, value) in raw {
+            let entry: Entry = serde_json::from_value(value)
+                .map_err(|e| bad(format!("header entry {name}: {e}")))?;
+            entries.insert(name, entry);
+        }
+        Ok(Self {
+            file: file.to_string(),
+            data_start: 8 + header_len,
+            blob,
+            entries,
+        })
+    }
+
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.entries.contains_key(name)
+    }
+
+    /// The tensor's bytes, checked against its dtype, shape and the file's length.
+    pub fn tensor(&self, name: &str) -> Result<RawTensor<'_>, LoadError> {
+        let entry = self
+            .entries
+            .get(name)
+            .ok_or_else(|| LoadError::MissingTensor {
+                file: self.file.clone(),
+                tensor: name.to_string(),
+            })?;
+        let dtype = FileDType::parse(&entry.dtype).ok_or_else(|| LoadError::Dtype {
+            file: self.file.clone(),
+            tensor: name.to_string(),
+            dtype: entry.dtype.clone(),
+        })?;
+        let [start, end] = entry.data_offsets;
+        let data = &(*self.blob).as_ref()[self.data_start.min((*self.blob).as_ref().len())..];
+        if start > end || end > data.len() {
+            return Err(LoadError::Truncated {
+                file: self.file.clone(),
+                tensor: name.to_string(),
+                start,
+                end,
+                available: data.len(),
+            });
+        }
+        let expected = entry.shape.iter().product::<usize>() * dtype.size();
+        if end - start != expected {
+            return Err(LoadError::Tensor {
+                file: self.file.clone(),
+                tensor: name.to_string(),
+                message: format!(
+                    "{} bytes stored, but shape {:?} in {:?} needs {expected}",
+                    end - start,
+                    entry.shape,
+                    dtype
+                ),
+            });
+        }
+        Ok(RawTensor {
+            dtype,
+            shape: &entry.shape,
+            bytes: &data[start..end],
+        })
+    }
+}
+
+/// Serializes tensors (already in their on-disk byte form) as one safetensors file.
+/// Names are written in sorted order so the same tensors always give the same bytes.
+pub fn serialize(tensors: &BTreeMap<String, (FileDType, Vec<usize>, Vec<u8>)>) -> Vec<u8> {
+    let mut header = serde_json::Map::new();
+    let mut offset = 0;
+    for (name, (dtype, shape, bytes)) in tensors {
+        let entry = Entry {
+            dtype: format!("{dtype:?}"),
+            shape: shape.clone(),
+            data_offsets: [offset, offset + bytes.len()],
+        };
+        offset += bytes.len();
+        header.insert(
+            name.clone(),
+            serde_json::to_value(entry).expect("entry serializes"),
+        );
+    }
+    let mut meta = serde_json::Map::new();
+    meta.insert("format".into(), "pt".into());
+    header.insert("__metadata__".into(), meta.into());
+    let mut json = serde_json::to_vec(&header).expect("header serializes");
+    // Pad so that the data section starts 8-byte aligned, as the reference writer does.
+    while (8 + json.len()) % 8 != 0 {
+        json.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + json.len() + offset);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    for (_, _, bytes) in tensors.values() {
+        out.extend_from_slice(bytes);
+    }
+    out
+}

@@ -1,0 +1,176 @@
+//! A checkpoint's weights: `model.safetensors`, or shards listed by
+//! `model.safetensors.index.json`, turned into tensors of the run dtype on a device.
+
+use std::collections::HashMap;
+
+use burn::tensor::{DType, Device, Tensor, TensorData, bf16, f16};
+
+use super::LoadError;
+use super::safetensors::{Blob, FileDType, RawTensor, SafeTensors};
+
+pub const SINGLE_FILE: &str = "model.safetensors";
+pub const INDEX_FILE: &str = "model.safetensors.index.json";
+
+/// Where a checkpoint's files come from: a directory natively, fetched buffers in wasm.
+pub trait FileSource {
+    /// Where the files are, for error messages.
+    fn location(&self) -> String;
+    /// The whole file, or `None` when it does not exist.
+    fn read(&self, file: &str) -> Result<Option<Blob>, LoadError>;
+
+    fn require(&self, file: &str) -> Result<Blob, LoadError> {
+        self.read(file)?.ok_or_else(|| LoadError::MissingFile {
+            file: file.to_string(),
+            location: self.location(),
+        })
+    }
+}
+
+/// An in-memory set of files (tests, and wasm after fetching).
+impl FileSource for HashMap<String, Blob> {
+    fn location(&self) -> String {
+        "the loaded files".into()
+    }
+
+    fn read(&self, file: &str) -> Result<Option<Blob>, LoadError> {
+        Ok(self.get(file).cloned())
+    }
+}
+
+/// The files holding the weights and which file holds each tensor.
+pub struct Weights {
+    files: Vec<SafeTensors>,
+    by_name: HashMap<String, usize>,
+    /// What to name in "tensor missing" errors.
+    origin: String,
+}
+
+impl Weights {
+    pub fn open(source: &dyn FileSource) -> Result<Self, LoadError> {
+        match source.read(INDEX_FILE)? {
+            Some(index) => Self::open_sharded(source, index),
+            None => {
+                let file = SafeTensors::parse(SINGLE_FILE, source.require(SINGLE_FILE)?)?;
+                let by_name = file.names().map(|n| (n.to_string(), 0)).collect();
+                Ok(Self {
+                    files: vec![file],
+                    by_name,
+                    origin: SINGLE_FILE.into(),
+                })
+            }
+        }
+    }
+
+    fn open_sharded(source: &dyn FileSource, index: Blob) -> Result<Self, LoadError> {
+        #[derive(serde::Deserialize)]
+        struct Index {
+            weight_map: HashMap<String, String>,
+        }
+        let index: Index =
+            serde_json::from_slice((*index).as_ref()).map_err(|e| LoadError::Json {
+                file: INDEX_FILE.into(),
+                message: e.to_string(),
+            })?;
+        let mut shard_names: Vec<&String> = index.weight_map.values().collect();
+        shard_names.sort();
+        shard_names.dedup();
+        let mut files = Vec::with_capacity(shard_names.len());
+        for name in &shard_names {
+            files.push(SafeTensors::parse(name, source.require(name)?)?);
+        }
+        let mut by_name = HashMap::with_capacity(index.weight_map.len());
+        for (tensor, shard) in &index.weight_map {
+            let at = shard_names.binary_search(&shard).expect("shard listed");
+            if !files[at].contains(tensor) {
+                return Err(LoadError::MissingTensor {
+                    file: shard.clone(),
+                    tensor: format!("{tensor} (listed in {INDEX_FILE})"),
+                });
+            }
+            by_name.insert(tensor.clone(), at);
+        }
+        Ok(Self {
+            files,
+            by_name,
+            origin: INDEX_FILE.into(),
+        })
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    fn raw(&self, name: &str) -> Result<(&SafeTensors, RawTensor<'_>), LoadError> {
+        let file = self
+            .by_name
+            .get(name)
+            .map(|&i| &self.files[i])
+            .ok_or_else(|| LoadError::MissingTensor {
+                file: self.origin.clone(),
+                tensor: name.to_string(),
+            })?;
+        Ok((file, file.tensor(name)?))
+    }
+
+    /// Loads `name`, checks it has `shape`, and converts it to `dtype` on `device`.
+    pub fn load<const D: usize>(
+        &self,
+        name: &str,
+        shape: [usize; D],
+        device: &Device,
+        dtype: DType,
+    ) -> Result<Tensor<D>, LoadError> {
+        let (file, raw) = self.raw(name)?;
+        if raw.shape != shape {
+            return Err(LoadError::Shape {
+                file: file.file().to_string(),
+                tensor: name.to_string(),
+                expected: shape.to_vec(),
+                found: raw.shape.to_vec(),
+            });
+        }
+        let data = convert(&raw, dtype).map_err(|message| LoadError::Tensor {
+            file: file.file().to_string(),
+            tensor: name.to_string(),
+            message,
+        })?;
+        Ok(Tensor::from_data(data, (device, dtype)))
+    }
+}
+
+/// Converts stored bytes to the run dtype on the host, so every backend receives the dtype it
+/// computes in (WebGPU has no bf16, flex is fastest on native f32).
+fn convert(raw: &RawTensor<'_>, dtype: DType) -> Result<TensorData, String> {
+    let shape = raw.shape.to_vec();
+    let f32s = || -> Vec<f32> {
+        match raw.dtype {
+            FileDType::F32 => raw
+                .bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            FileDType::F16 => raw
+                .bytes
+                .chunks_exact(2)
+                .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            FileDType::BF16 => raw
+                .bytes
+                .chunks_exact(2)
+                .map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+        }
+    };
+    Ok(match dtype {
+        DType::F32 => TensorData::new(f32s(), shape),
+        DType::F16 if raw.dtype == FileDType::F16 => {
+            TensorData::from_bytes_vec(raw.bytes.to_vec(), shape, DType::F16)
+        }
+        DType::BF16 if raw.dtype == FileDType::BF16 => {
+            TensorData::from_bytes_vec(raw.bytes.to_vec(), shape, DType::BF16)
+        }
+        DType::F16 => TensorData::new(f32s().into_iter().map(f16::from_f32).collect(), shape),
+        DType::BF16 => TensorData::new(f32s().into_iter().map(bf16::from_f32).collect(), shape),
+        other => return Err(format!("cannot convert to {other:?}")),
+    })
+}

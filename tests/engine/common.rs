@@ -1,0 +1,102 @@
+//! Shared by the integration tests: the real tokenizer, in-memory test models, golden files.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::tensor::{DType, Device};
+use hearth::engine::Engine;
+use hearth::model::safetensors::Blob;
+use hearth::model::synthetic;
+
+/// Where scripts/fetch-tokenizer.sh put the real Qwen tokenizer.
+pub fn tokenizer_dir() -> PathBuf {
+    match std::env::var_os("HEARTH_TOKENIZER_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(&std::env::var_os("HOME").expect("HOME")).join(".cache/hearth/tokenizer"),
+    }
+}
+
+pub fn tokenizer_json() -> Vec<u8> {
+    let path = tokenizer_dir().join("tokenizer.json");
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: run `bash scripts/fetch-tokenizer.sh` first",
+            path.display()
+        )
+    })
+}
+
+/// A test model's files, in memory, exactly as `hearth make-test-model --preset NAME` writes them.
+pub fn model_files(preset: &str) -> HashMap<String, Blob> {
+    model_files_with(preset, None, 1)
+}
+
+pub fn model_files_with(
+    preset: &str,
+    dtype: Option<hearth::model::safetensors::FileDType>,
+    shards: usize,
+) -> HashMap<String, Blob> {
+    let preset = synthetic::preset(preset).expect("known preset");
+    let dtype = dtype.unwrap_or(preset.dtype);
+    synthetic::checkpoint_files(&preset, 0, dtype, shards, tokenizer_json())
+        .into_iter()
+        .map(|(name, bytes)| (name, Arc::new(bytes) as Blob))
+        .collect()
+}
+
+pub fn load(preset: &str, device: &Device, dtype: DType) -> Engine {
+    Engine::load(&model_files(preset), device, dtype).expect("test model loads")
+}
+
+pub fn golden(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("golden JSON")
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The largest difference between `logits` and a golden row summary (top 100 values, mean,
+/// max, L2 norm), and whether the top ids agree in order.
+pub fn row_error(logits: &[f32], golden: &serde_json::Value) -> f64 {
+    let ids = golden["top_ids"].as_array().expect("top_ids");
+    let values = golden["top_logits"].as_array().expect("top_logits");
+    let mut worst: f64 = 0.0;
+    for (id, value) in ids.iter().zip(values) {
+        let ours = logits[id.as_u64().unwrap() as usize] as f64;
+        worst = worst.max((ours - value.as_f64().unwrap()).abs());
+    }
+    let n = logits.len() as f64;
+    let mean = logits.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let max = logits.iter().fold(f64::MIN, |m, &v| m.max(v as f64));
+    let l2 = logits
+        .iter()
+        .map(|&v| (v as f64).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    worst = worst.max((mean - golden["mean"].as_f64().unwrap()).abs());
+    worst = worst.max((max - golden["max"].as_f64().unwrap()).abs());
+    // The norm sums 151936 squares: compare it relative to its size.
+    let g_l2 = golden["l2"].as_f64().unwrap();
+    worst.max((l2 - g_l2).abs() / g_l2.max(1.0))
+}
+
+pub fn argmax(row: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    best as u32
+}

@@ -1,0 +1,78 @@
+//! The reference harness shared by the flex and wgpu parity tests: logits of the prefill and
+//! of 16 decode steps, and 32 greedy tokens, against what transformers computed
+//! (tests/reference/make_golden.py → tests/golden/<preset>.json).
+
+use burn::tensor::{DType, Device, Tensor};
+use hearth::text::Message;
+
+use crate::common;
+
+fn read_row(logits: Tensor<2>) -> Vec<f32> {
+    logits
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("f32 logits")
+}
+
+/// The conversation make_golden.py renders.
+pub fn golden_conversation() -> Vec<Message> {
+    vec![
+        Message {
+            role: "system".into(),
+            content: "You are a helpful assistant.".into(),
+        },
+        Message {
+            role: "user".into(),
+            content: "Give me three facts about the moon, briefly. 🌙".into(),
+        },
+    ]
+}
+
+/// Checks one preset on `device`; returns the largest logit error seen.
+pub fn check(preset: &str, device: &Device, tolerance: f64) -> f64 {
+    let golden = common::golden(&format!("{preset}.json"));
+    let files = common::model_files(preset);
+    let weights = files.get("model.safetensors").expect("weights");
+    assert_eq!(
+        common::sha256((**weights).as_ref()),
+        golden["safetensors_sha256"].as_str().unwrap(),
+        "{preset}: the test model's weights are not the ones the golden file was made from"
+    );
+    let engine = hearth::engine::Engine::load(&files, device, DType::F32).expect("loads");
+    let prompt = engine
+        .format
+        .prompt_ids(&golden_conversation())
+        .expect("template");
+    let expected: Vec<u32> = serde_json::from_value(golden["prompt_ids"].clone()).unwrap();
+    assert_eq!(prompt, expected, "{preset}: prompt ids");
+
+    let mut cache = engine.model.new_cache(prompt.len() + 40);
+    let mut worst = 0.0f64;
+    let row = read_row(engine.model.forward(&prompt, &mut cache));
+    let err = common::row_error(&row, &golden["prefill"]);
+    assert!(err <= tolerance, "{preset}: prefill logits differ by {err}");
+    worst = worst.max(err);
+    for (step, entry) in golden["decode"].as_array().unwrap().iter().enumerate() {
+        let id = entry["input_id"].as_u64().unwrap() as u32;
+        let row = read_row(engine.model.forward(&[id], &mut cache));
+        let err = common::row_error(&row, &entry["logits"]);
+        assert!(
+            err <= tolerance,
+            "{preset}: decode step {step} logits differ by {err}"
+        );
+        worst = worst.max(err);
+    }
+
+    let expected: Vec<u32> = serde_json::from_value(golden["greedy_ids"].clone()).unwrap();
+    let mut cache = engine.model.new_cache(prompt.len() + expected.len());
+    let mut logits = engine.model.forward(&prompt, &mut cache);
+    let mut greedy = Vec::new();
+    while greedy.len() < expected.len() {
+        let id = common::argmax(&read_row(logits));
+        greedy.push(id);
+        logits = engine.model.forward(&[id], &mut cache);
+    }
+    assert_eq!(greedy, expected, "{preset}: greedy ids");
+    eprintln!("{preset} on {device:?}: max logit error {worst:.3e}");
+    worst
+}

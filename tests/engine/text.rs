@@ -1,0 +1,75 @@
+//! Tokenizer and chat template against transformers (tests/golden/chat_template.json and
+//! tokenize.json, made by tests/reference/make_golden.py).
+
+use hearth::text::{ChatTemplate, Message, Tokenizer};
+
+use crate::common;
+
+fn tokenizer() -> Tokenizer {
+    Tokenizer::from_bytes(&common::tokenizer_json()).expect("tokenizer.json loads")
+}
+
+#[test]
+fn chat_templates_render_as_transformers_does() {
+    let golden = common::golden("chat_template.json");
+    let conversations = common::golden("conversations.json");
+    let tokenizer = tokenizer();
+    let templates = &golden["templates"];
+    let cases = golden["cases"].as_array().unwrap();
+    assert!(
+        cases.len() >= 20,
+        "expected at least 10 conversations x 2 templates"
+    );
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let which = case["template"].as_str().unwrap();
+        let source = templates[which].as_str().unwrap();
+        let template = ChatTemplate::new(source, None, Some("<|im_end|>".into())).unwrap();
+        let conversation = conversations
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: not in conversations.json"));
+        let messages: Vec<Message> =
+            serde_json::from_value(conversation["messages"].clone()).unwrap();
+        let add_generation_prompt = case["add_generation_prompt"].as_bool().unwrap();
+        let text = template.render(&messages, add_generation_prompt).unwrap();
+        assert_eq!(
+            text,
+            case["text"].as_str().unwrap(),
+            "{name} ({which}): text"
+        );
+        let ids: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
+        assert_eq!(
+            tokenizer.encode(&text).unwrap(),
+            ids,
+            "{name} ({which}): ids"
+        );
+    }
+}
+
+#[test]
+fn test_models_ship_qwen2s_template() {
+    let golden = common::golden("chat_template.json");
+    assert_eq!(
+        golden["templates"]["qwen2"].as_str().unwrap(),
+        hearth::model::synthetic::QWEN2_CHAT_TEMPLATE
+    );
+}
+
+#[test]
+fn tokenizer_encodes_and_decodes_as_transformers_does() {
+    let golden = common::golden("tokenize.json");
+    let tokenizer = tokenizer();
+    for case in golden["cases"].as_array().unwrap() {
+        let text = case["text"].as_str().unwrap();
+        let ids: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
+        assert_eq!(tokenizer.encode(text).unwrap(), ids, "{text:?}");
+        assert_eq!(
+            tokenizer.decode(&ids).unwrap(),
+            case["decoded"].as_str().unwrap(),
+            "{text:?}"
+        );
+    }
+}
