@@ -6,7 +6,8 @@ pub mod contract;
 pub mod engine;
 pub mod generate;
 pub mod model;
+pub mod service;
 pub mod text;
 
-#[cfg(not(target_family = "wasm"))]
+#[cfg(feature = "native")]
 pub mod native;

@@ -281,10 +281,10 @@ impl ApiError {
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         let mut h = Vec::new();
         if let Some(allow) = self.allow {
-            h.push(("Allow", allow.to_string()));
+            h.push(("allow", allow.to_string()));
         }
         if let Some(s) = self.retry_after {
-            h.push(("Retry-After", s.to_string()));
+            h.push(("retry-after", s.to_string()));
         }
         h
     }

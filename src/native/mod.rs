@@ -1,4 +1,5 @@
-//! Native-only pieces: files from a directory, the command line.
+//! Native-only pieces: checkpoint directories, the engine thread, the command line.
 
 pub mod files;
 pub mod make_test_model;
+pub mod runner;

@@ -1,6 +1,8 @@
 //! The engine's integration tests, in one binary so burn is linked once.
 
+mod checkpoint_dir;
 mod common;
+mod contract_cases;
 mod generation;
 mod load_errors;
 mod parity;
@@ -24,5 +26,21 @@ fn wgpu_matches_transformers() {
     let device = hearth::backend::wgpu().expect("a wgpu adapter (CI installs mesa-vulkan-drivers)");
     for preset in ["tiny-gqa-tied", "tiny-mqa-untied"] {
         parity::check(preset, &device, 1e-3);
+    }
+    let f16 = burn::tensor::DType::F16;
+    if device.supports_dtype(f16) {
+        let err = parity::prefill_error("tiny-mqa-untied", &device, f16);
+        eprintln!("tiny-mqa-untied F16 on {device:?}: prefill logit error {err:.3e}");
+        assert!(err < 2e-2, "f16 prefill logits differ by {err}");
+    }
+}
+
+/// Half precision runs where the backend has it: the logits stay near transformers' f32 ones.
+#[test]
+fn flex_runs_half_precision() {
+    for dtype in [burn::tensor::DType::F16, burn::tensor::DType::BF16] {
+        let err = parity::prefill_error("tiny-mqa-untied", &Device::flex(), dtype);
+        eprintln!("tiny-mqa-untied {dtype:?} on flex: prefill logit error {err:.3e}");
+        assert!(err < 2e-2, "{dtype:?}: prefill logits differ by {err}");
     }
 }

@@ -76,3 +76,16 @@ pub fn check(preset: &str, device: &Device, tolerance: f64) -> f64 {
     eprintln!("{preset} on {device:?}: max logit error {worst:.3e}");
     worst
 }
+
+/// The prefill logit error of `preset` run in `dtype`.
+pub fn prefill_error(preset: &str, device: &Device, dtype: DType) -> f64 {
+    let golden = common::golden(&format!("{preset}.json"));
+    let engine =
+        hearth::engine::Engine::load(&common::model_files(preset), device, dtype).expect("loads");
+    let prompt: Vec<u32> = serde_json::from_value(golden["prompt_ids"].clone()).unwrap();
+    let mut cache = engine.model.new_cache(prompt.len());
+    common::row_error(
+        &read_row(engine.model.forward(&prompt, &mut cache)),
+        &golden["prefill"],
+    )
+}

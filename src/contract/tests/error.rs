@@ -109,7 +109,7 @@ fn every_constructor() {
         "method GET is not allowed on /api/v1/chat/completion_messages; use POST",
     );
     assert_eq!(e.allow, Some("POST"));
-    assert_eq!(e.headers(), vec![("Allow", "POST".to_string())]);
+    assert_eq!(e.headers(), vec![("allow", "POST".to_string())]);
     check(
         &ApiError::body_too_large(1 << 20),
         BodyTooLarge,
@@ -133,7 +133,7 @@ fn every_constructor() {
         "the server is at capacity; retry after 2 s",
     );
     assert_eq!(e.retry_after, Some(2));
-    assert_eq!(e.headers(), vec![("Retry-After", "2".to_string())]);
+    assert_eq!(e.headers(), vec![("retry-after", "2".to_string())]);
     check(
         &ApiError::internal("worker panicked"),
         Internal,

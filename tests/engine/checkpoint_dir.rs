@@ -1,0 +1,58 @@
+//! `hearth make-test-model` on disk: deterministic bytes, and the directory loads through the
+//! same memory-mapped path `hearth serve --model-dir` uses.
+
+use burn::tensor::{DType, Device};
+use hearth::engine::Engine;
+use hearth::model::synthetic;
+use hearth::native::files::DirSource;
+use hearth::native::make_test_model;
+
+use crate::common;
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_weights() {
+    let preset = synthetic::preset("tiny-gqa-tied").unwrap();
+    let files = |seed| synthetic::checkpoint_files(&preset, seed, preset.dtype, 1, vec![]);
+    assert_eq!(files(3), files(3));
+    let weights = |seed: u64| {
+        files(seed)
+            .into_iter()
+            .find(|(n, _)| n == "model.safetensors")
+            .unwrap()
+            .1
+    };
+    assert_ne!(weights(3), weights(4));
+}
+
+#[test]
+fn written_directory_loads_from_disk() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("make-test-model");
+    let _ = std::fs::remove_dir_all(&dir);
+    let tokenizer = common::tokenizer_dir().join("tokenizer.json");
+    make_test_model::run(&dir, "tiny-mqa-untied", Some(&tokenizer), 0, None, 2).unwrap();
+    assert!(dir.join("model.safetensors.index.json").exists());
+    let engine = Engine::load(&DirSource::new(&dir), &Device::flex(), DType::F32).unwrap();
+    assert_eq!(engine.model.config().num_key_value_heads, 1);
+
+    std::fs::remove_file(dir.join("config.json")).unwrap();
+    let message = Engine::load(&DirSource::new(&dir), &Device::flex(), DType::F32)
+        .err()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        message,
+        format!("config.json: not found in {}", dir.display())
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn unknown_preset_lists_the_presets() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("never-written");
+    let message = make_test_model::run(&dir, "qwen9", None, 0, None, 1).unwrap_err();
+    assert!(
+        message.contains("tiny-gqa-tied") && message.contains("qwen2-0.5b"),
+        "{message}"
+    );
+    assert!(!dir.exists());
+}
