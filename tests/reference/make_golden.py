@@ -38,6 +38,9 @@ import numpy as np
 import torch
 import transformers
 from safetensors.torch import load_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import np_qwen2  # noqa: E402  (beside this script)
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 MODEL_NAMES = ["tiny-gqa-tied", "tiny-mqa-untied"]
@@ -186,14 +189,8 @@ def load_model(model_dir):
 def check_weights(model, model_dir):
     """Every tensor on disk must be loaded verbatim (after upcast to f32), and
     nothing may be left randomly initialised (except a tied lm_head)."""
-    idx = os.path.join(model_dir, "model.safetensors.index.json")
-    if os.path.exists(idx):
-        with open(idx, encoding="utf-8") as f:
-            files = sorted(set(json.load(f)["weight_map"].values()))
-    else:
-        files = ["model.safetensors"]
     on_disk = {}
-    for fn in files:
+    for fn in np_qwen2.weight_files(model_dir):
         on_disk.update(load_file(os.path.join(model_dir, fn)))
     sd = model.state_dict()
     for k, v in on_disk.items():
@@ -250,9 +247,6 @@ def run_model(model_dir, name):
         assert diff < 1e-3, (name, i, diff)
 
     # Cross-check transformers against an independent float64 numpy forward.
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import np_qwen2
-
     ref = np_qwen2.forward(model_dir, full[0].tolist())
     np_diff = float(np.max(np.abs(ref[n - 1 :] - logits_full[n - 1 :].astype(np.float64))))
     np_scale = float(np.max(np.abs(ref[n - 1 :])))

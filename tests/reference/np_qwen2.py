@@ -12,15 +12,18 @@ import torch
 from safetensors.torch import load_file
 
 
-def load_weights(model_dir):
+def weight_files(model_dir):
+    """The safetensors files of a checkpoint: the shards an index lists, or model.safetensors."""
     idx = os.path.join(model_dir, "model.safetensors.index.json")
     if os.path.exists(idx):
         with open(idx, encoding="utf-8") as f:
-            files = sorted(set(json.load(f)["weight_map"].values()))
-    else:
-        files = ["model.safetensors"]
+            return sorted(set(json.load(f)["weight_map"].values()))
+    return ["model.safetensors"]
+
+
+def load_weights(model_dir):
     w = {}
-    for fn in files:
+    for fn in weight_files(model_dir):
         for k, v in load_file(os.path.join(model_dir, fn)).items():
             w[k] = v.to(torch.float64).numpy()
     return w
