@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use hearth::native::make_test_model;
+use hearth::native::serve::{self, ServeOptions};
 
 #[derive(Parser)]
 #[command(
@@ -19,6 +20,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve a checkpoint over HTTP: POST /api/v1/chat/completion_messages and friends.
+    Serve(ServeOptions),
     /// Write a checkpoint directory with seeded random weights in Qwen2's real layout.
     #[command(after_help = format!("Presets:\n{}", make_test_model::preset_help()))]
     MakeTestModel {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match Cli::parse().command {
+        Command::Serve(options) => serve::run(options),
         Command::MakeTestModel {
             out,
             preset,

@@ -209,23 +209,19 @@ impl Service {
             });
         }
         let answers = collect(job).await?;
-        let body = match prepared.openai {
+        let p = prepared;
+        let body = match p.openai {
             None => Envelope::success(CompletionResult::new(
-                prepared.id,
-                prepared.model,
-                prepared.created,
-                prepared.prompt_tokens,
+                p.id,
+                p.model,
+                p.created,
+                p.prompt_tokens,
                 &answers,
             ))
             .to_json(),
-            Some(_) => ChatCompletion::new(
-                prepared.id,
-                prepared.model,
-                prepared.created,
-                prepared.prompt_tokens,
-                &answers,
-            )
-            .to_json(),
+            Some(_) => {
+                ChatCompletion::new(p.id, p.model, p.created, p.prompt_tokens, &answers).to_json()
+            }
         };
         Ok(Response::json(200, body))
     }

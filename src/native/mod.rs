@@ -3,3 +3,5 @@
 pub mod files;
 pub mod make_test_model;
 pub mod runner;
+pub mod serve;
+pub mod server;

@@ -6,6 +6,7 @@ mod contract_cases;
 mod generation;
 mod load_errors;
 mod parity;
+mod server;
 mod text;
 
 use burn::tensor::Device;
