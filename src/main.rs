@@ -1,9 +1,11 @@
 //! The `hearth` command.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use hearth::native::chat::{self, ChatOptions};
 use hearth::native::make_test_model;
 use hearth::native::serve::{self, ServeOptions};
 
@@ -22,6 +24,8 @@ struct Cli {
 enum Command {
     /// Serve a checkpoint over HTTP: POST /api/v1/chat/completion_messages and friends.
     Serve(ServeOptions),
+    /// Chat in the terminal; the answer streams as it is generated.
+    Chat(ChatOptions),
     /// Write a checkpoint directory with seeded random weights in Qwen2's real layout.
     #[command(after_help = format!("Presets:\n{}", make_test_model::preset_help()))]
     MakeTestModel {
@@ -51,9 +55,11 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match Cli::parse().command {
         Command::Serve(options) => serve::run(options),
+        Command::Chat(options) => chat::run(options),
         Command::MakeTestModel {
             out,
             preset,

@@ -72,6 +72,15 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: Body,
+    /// A finished completion's token counts, for the request log (streams report theirs
+    /// through [`EventStream::tokens`] when they end).
+    pub tokens: Option<TokenCounts>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TokenCounts {
+    pub prompt: u32,
+    pub completion: u32,
 }
 
 pub enum Body {
@@ -85,6 +94,7 @@ impl Response {
             status,
             headers: vec![("content-type", "application/json".into())],
             body: Body::Full(body),
+            tokens: None,
         }
     }
 
@@ -206,10 +216,15 @@ impl Service {
                     ("cache-control", "no-cache".into()),
                 ],
                 body: Body::Stream(EventStream::new(prepared, job)),
+                tokens: None,
             });
         }
         let answers = collect(job).await?;
         let p = prepared;
+        let tokens = TokenCounts {
+            prompt: p.prompt_tokens,
+            completion: answers.iter().map(Answer::completion_tokens).sum(),
+        };
         let body = match p.openai {
             None => Envelope::success(CompletionResult::new(
                 p.id,
@@ -223,7 +238,10 @@ impl Service {
                 ChatCompletion::new(p.id, p.model, p.created, p.prompt_tokens, &answers).to_json()
             }
         };
-        Ok(Response::json(200, body))
+        Ok(Response {
+            tokens: Some(tokens),
+            ..Response::json(200, body)
+        })
     }
 }
 
@@ -243,6 +261,8 @@ pub struct EventStream {
     /// Per answer, whether OpenAI's opening role chunk went out.
     opened: Vec<bool>,
     finished: bool,
+    /// Completion tokens once the answers are in.
+    completion_tokens: Option<u32>,
 }
 
 impl EventStream {
@@ -253,7 +273,16 @@ impl EventStream {
             job,
             opened,
             finished: false,
+            completion_tokens: None,
         }
+    }
+
+    /// The token counts, once the stream has delivered its last event.
+    pub fn tokens(&self) -> Option<TokenCounts> {
+        self.completion_tokens.map(|completion| TokenCounts {
+            prompt: self.prepared.prompt_tokens,
+            completion,
+        })
     }
 
     /// The next chunk of the body, `None` after `[DONE]`.
@@ -265,6 +294,7 @@ impl EventStream {
             Some(JobEvent::Delta { index, text }) => self.delta(index, &text),
             Some(JobEvent::Done(Ok(answers))) => {
                 self.finished = true;
+                self.completion_tokens = Some(answers.iter().map(Answer::completion_tokens).sum());
                 self.last(&answers)
             }
             Some(JobEvent::Done(Err(message))) => {

@@ -198,7 +198,7 @@ impl Qwen2 {
             x = x + layer.mlp.forward(h);
         }
         cache.advance(len);
-        let last = self.norm.forward(x.slice([len - 1..len]));
+        let last = self.norm.forward(x.slice(len - 1..len));
         let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
         last.matmul(head.clone().transpose()).cast(DType::F32)
     }

@@ -51,12 +51,12 @@ impl Rope {
         let cos = self
             .cos
             .clone()
-            .slice([start..start + len])
+            .slice(start..start + len)
             .reshape([1, 1, len, dim]);
         let sin = self
             .sin
             .clone()
-            .slice([start..start + len])
+            .slice(start..start + len)
             .reshape([1, 1, len, dim]);
         let x1 = x.clone().narrow(3, 0, dim / 2);
         let x2 = x.clone().narrow(3, dim / 2, dim / 2);

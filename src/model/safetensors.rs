@@ -185,7 +185,7 @@ pub fn serialize(tensors: &BTreeMap<String, (FileDType, Vec<usize>, Vec<u8>)>) -
     header.insert("__metadata__".into(), meta.into());
     let mut json = serde_json::to_vec(&header).expect("header serializes");
     // Pad so that the data section starts 8-byte aligned, as the reference writer does.
-    while (8 + json.len()) % 8 != 0 {
+    while !(8 + json.len()).is_multiple_of(8) {
         json.push(b' ');
     }
     let mut out = Vec::with_capacity(8 + json.len() + offset);

@@ -37,6 +37,41 @@ impl FileSource for HashMap<String, Blob> {
     }
 }
 
+/// `model.safetensors.index.json`: which shard holds each tensor.
+#[derive(serde::Deserialize)]
+pub struct ShardIndex {
+    weight_map: HashMap<String, String>,
+}
+
+impl ShardIndex {
+    pub fn parse(bytes: &[u8]) -> Result<Self, LoadError> {
+        let index: Self = serde_json::from_slice(bytes).map_err(|e| LoadError::Json {
+            file: INDEX_FILE.into(),
+            message: e.to_string(),
+        })?;
+        // Shard names become paths and URLs: only plain file names in the same directory.
+        if let Some(bad) = index
+            .weight_map
+            .values()
+            .find(|name| name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.'))
+        {
+            return Err(LoadError::Json {
+                file: INDEX_FILE.into(),
+                message: format!("shard {bad:?} is not a file name in the checkpoint directory"),
+            });
+        }
+        Ok(index)
+    }
+
+    /// The shard file names, sorted, each once.
+    pub fn shards(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.weight_map.values().map(String::as_str).collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+}
+
 /// The files holding the weights and which file holds each tensor.
 pub struct Weights {
     files: Vec<SafeTensors>,
@@ -62,25 +97,17 @@ impl Weights {
     }
 
     fn open_sharded(source: &dyn FileSource, index: Blob) -> Result<Self, LoadError> {
-        #[derive(serde::Deserialize)]
-        struct Index {
-            weight_map: HashMap<String, String>,
-        }
-        let index: Index =
-            serde_json::from_slice((*index).as_ref()).map_err(|e| LoadError::Json {
-                file: INDEX_FILE.into(),
-                message: e.to_string(),
-            })?;
-        let mut shard_names: Vec<&String> = index.weight_map.values().collect();
-        shard_names.sort();
-        shard_names.dedup();
+        let index = ShardIndex::parse((*index).as_ref())?;
+        let shard_names = index.shards();
         let mut files = Vec::with_capacity(shard_names.len());
         for name in &shard_names {
             files.push(SafeTensors::parse(name, source.require(name)?)?);
         }
         let mut by_name = HashMap::with_capacity(index.weight_map.len());
         for (tensor, shard) in &index.weight_map {
-            let at = shard_names.binary_search(&shard).expect("shard listed");
+            let at = shard_names
+                .binary_search(&shard.as_str())
+                .expect("shard listed");
             if !files[at].contains(tensor) {
                 return Err(LoadError::MissingTensor {
                     file: shard.clone(),

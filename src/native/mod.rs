@@ -1,6 +1,9 @@
-//! Native-only pieces: checkpoint directories, the engine thread, the command line.
+//! Native-only pieces: checkpoint directories and the hub, the engine thread, the command line.
 
+pub mod chat;
+pub mod checkpoint;
 pub mod files;
+pub mod hub;
 pub mod make_test_model;
 pub mod runner;
 pub mod serve;

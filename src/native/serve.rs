@@ -1,27 +1,18 @@
-//! `hearth serve`: load a checkpoint directory, put it behind the service and the HTTP server.
+//! `hearth serve`: load a checkpoint, put it behind the service and the HTTP server.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use burn::tensor::DType;
-
-use crate::backend::{self, Backend};
-use crate::engine::Engine;
-use crate::native::files::DirSource;
+use crate::native::checkpoint::{CheckpointOptions, Loaded};
 use crate::native::runner::EngineThread;
 use crate::native::server::{self, Limits};
 use crate::service::{Config, ServedModel, Service};
 
 #[derive(clap::Args)]
 pub struct ServeOptions {
-    /// A Hugging Face checkpoint directory (config.json, model.safetensors, tokenizer.json, ...).
-    #[arg(long)]
-    pub model_dir: PathBuf,
-    /// The id clients name (default: the directory's name).
-    #[arg(long)]
-    pub model_id: Option<String>,
+    #[command(flatten)]
+    pub checkpoint: CheckpointOptions,
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
     #[arg(long, default_value_t = 8080)]
@@ -32,27 +23,12 @@ pub struct ServeOptions {
     /// Serve without keys on a non-loopback address.
     #[arg(long)]
     pub no_auth: bool,
-    /// cpu or wgpu (default: wgpu when an adapter exists, else cpu).
-    #[arg(long, value_parser = parse_backend)]
-    pub backend: Option<Backend>,
-    /// f32, f16 or bf16.
-    #[arg(long, default_value = "f32", value_parser = parse_dtype)]
-    pub dtype: DType,
     /// Requests that may wait behind the running one; more get 503.
     #[arg(long, default_value_t = 16)]
     pub max_queue: usize,
     /// The largest request body, in bytes.
     #[arg(long, default_value_t = crate::contract::DEFAULT_BODY_LIMIT)]
     pub max_body: usize,
-}
-
-fn parse_backend(name: &str) -> Result<Backend, String> {
-    Backend::parse(name).ok_or_else(|| format!("unknown backend {name:?}; use cpu or wgpu"))
-}
-
-fn parse_dtype(name: &str) -> Result<DType, String> {
-    backend::parse_dtype(name)
-        .ok_or_else(|| format!("unknown dtype {name:?}; use f32, f16 or bf16"))
 }
 
 pub fn run(options: ServeOptions) -> Result<(), String> {
@@ -68,33 +44,7 @@ pub fn run(options: ServeOptions) -> Result<(), String> {
             options.host
         ));
     }
-    let (device, backend) = match options.backend {
-        Some(Backend::Cpu) => (backend::cpu(), Backend::Cpu),
-        Some(Backend::Wgpu) => (
-            backend::wgpu().map_err(|e| format!("no wgpu adapter: {e}"))?,
-            Backend::Wgpu,
-        ),
-        None => match backend::wgpu() {
-            Ok(device) => (device, Backend::Wgpu),
-            Err(e) => {
-                tracing::info!(reason = %e, "no wgpu adapter; running on the CPU");
-                (backend::cpu(), Backend::Cpu)
-            }
-        },
-    };
-    let started = Instant::now();
-    let engine = Engine::load(&DirSource::new(&options.model_dir), &device, options.dtype)
-        .map_err(|e| format!("{}: {e}", options.model_dir.display()))?;
-    let id = options.model_id.clone().unwrap_or_else(|| {
-        let dir = options
-            .model_dir
-            .canonicalize()
-            .unwrap_or(options.model_dir.clone());
-        dir.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "model".into())
-    });
-    tracing::info!(model = %id, backend = backend.name(), dtype = ?options.dtype, ms = started.elapsed().as_millis() as u64, "model loaded");
+    let Loaded { engine, id } = options.checkpoint.load()?;
     let runner = EngineThread::spawn(engine, options.max_queue)
         .map_err(|e| format!("engine thread: {e}"))?;
     let now = SystemTime::now()

@@ -20,7 +20,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::contract::{ApiError, Incoming, error_body};
-use crate::service::{Body, Service};
+use crate::service::{Body, Service, TokenCounts};
 
 type ResponseBody = BoxBody<Bytes, Infallible>;
 
@@ -121,27 +121,57 @@ async fn respond(
         body: &body,
     };
     let response = service.handle(&incoming).await;
-    tracing::info!(%method, %path, status = response.status, ms = started.elapsed().as_millis() as u64, "request");
+    let log = RequestLog {
+        method,
+        path,
+        status: response.status,
+        started,
+    };
     let mut builder = Response::builder().status(response.status);
     for (name, value) in &response.headers {
         builder = builder.header(*name, value);
     }
     let body = match response.body {
-        Body::Full(text) => Full::new(Bytes::from(text)).boxed(),
+        Body::Full(text) => {
+            log.finish(response.tokens, "done");
+            Full::new(Bytes::from(text)).boxed()
+        }
         Body::Stream(mut events) => {
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(16);
             tokio::spawn(async move {
                 while let Some(chunk) = events.next().await {
                     // The client went away: dropping `events` cancels the generation.
                     if tx.send(Ok(Frame::data(Bytes::from(chunk)))).await.is_err() {
-                        break;
+                        return log.finish(events.tokens(), "client gone");
                     }
                 }
+                log.finish(events.tokens(), "done");
             });
             StreamBody::new(tokio_stream_of(rx)).boxed()
         }
     };
     Ok(builder.body(body).expect("valid response parts"))
+}
+
+/// One line per request, written when its answer has been sent: never the key or the prompt.
+struct RequestLog {
+    method: String,
+    path: String,
+    status: u16,
+    started: Instant,
+}
+
+impl RequestLog {
+    fn finish(self, tokens: Option<TokenCounts>, end: &str) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        let (method, path, status) = (self.method, self.path, self.status);
+        match tokens {
+            Some(t) => {
+                tracing::info!(%method, %path, status, prompt_tokens = t.prompt, completion_tokens = t.completion, ms, end, "request")
+            }
+            None => tracing::info!(%method, %path, status, ms, end, "request"),
+        }
+    }
 }
 
 /// Reads at most `limit + 1` bytes: one byte over is enough for the service to answer 413,

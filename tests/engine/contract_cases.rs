@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::common;
 
 pub const SERVED_ID: &str = "hearth-test/tiny-gqa-tied";
+pub const TEST_KEY: &str = "test-key";
 
 /// The service the cases expect: the tied test model, key `test-key`, a 1 MiB body limit.
 pub fn test_service() -> Service {
@@ -23,7 +24,7 @@ pub fn test_service() -> Service {
             id: SERVED_ID.into(),
             runner: Arc::new(runner),
         }],
-        keys: vec!["test-key".into()],
+        keys: vec![TEST_KEY.into()],
         body_limit: DEFAULT_BODY_LIMIT,
         clock: Arc::new(|| 1_721_698_948),
         entropy: 7,

@@ -15,7 +15,7 @@ use crate::contract_cases::{self, SERVED_ID};
 use hearth::native::server::{self, Limits};
 
 /// Starts the server on 127.0.0.1 with the contract cases' service; returns its address.
-fn start() -> SocketAddr {
+pub fn start() -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().unwrap();

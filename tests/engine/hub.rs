@@ -1,0 +1,404 @@
+//! `hearth serve --model ORG/NAME` against a local server that imitates the hub's file
+//! endpoints: the revision API, HEAD with X-Linked-Etag/X-Linked-Size and a redirect to a
+//! "CDN" for LFS files, Range requests, a transfer cut off mid-file, a missing repo.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use burn::tensor::{DType, Device};
+use hearth::engine::Engine;
+use hearth::native::files::DirSource;
+use hearth::native::hub::{Hub, HubError, HubSettings};
+
+use crate::common;
+
+const REPO: &str = "hearth-test/tiny-gqa-tied";
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// The imitation hub: serves a test model's files and records each request.
+struct MockHub {
+    url: String,
+    log: Arc<Mutex<Vec<String>>>,
+    files: HashMap<String, Vec<u8>>,
+}
+
+struct State {
+    files: HashMap<String, Vec<u8>>,
+    log: Arc<Mutex<Vec<String>>>,
+    /// Weight transfers still to be cut off halfway.
+    cuts: Mutex<u32>,
+    corrupt: bool,
+}
+
+impl MockHub {
+    fn start(cuts: u32, corrupt: bool) -> Self {
+        let files: HashMap<String, Vec<u8>> = common::model_files_with("tiny-gqa-tied", None, 2)
+            .into_iter()
+            .map(|(name, blob)| (name, (*blob).as_ref().to_vec()))
+            .collect();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let state = Arc::new(State {
+            files: files.clone(),
+            log: log.clone(),
+            cuts: Mutex::new(cuts),
+            corrupt,
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let state = state.clone();
+                std::thread::spawn(move || answer(stream, &state));
+            }
+        });
+        Self { url, log, files }
+    }
+
+    fn requests(&self, prefix: &str) -> Vec<String> {
+        let log = self.log.lock().unwrap();
+        log.iter()
+            .filter(|l| l.starts_with(prefix))
+            .cloned()
+            .collect()
+    }
+
+    fn settings(&self, cache: &Path) -> HubSettings {
+        HubSettings {
+            endpoint: self.url.clone(),
+            cache: cache.to_path_buf(),
+            token: Some("hf_test".into()),
+            offline: false,
+        }
+    }
+}
+
+fn is_lfs(name: &str) -> bool {
+    name.ends_with(".safetensors")
+}
+
+fn answer(mut stream: TcpStream, state: &State) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, path) = (
+        parts.next().unwrap_or("").to_string(),
+        parts.next().unwrap_or("").to_string(),
+    );
+    let mut range = None;
+    let mut auth = None;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':').unwrap_or((&header, ""));
+        match name.to_ascii_lowercase().as_str() {
+            "range" => range = Some(value.trim().to_string()),
+            "authorization" => auth = Some(value.trim().to_string()),
+            _ => {}
+        }
+    }
+    state.log.lock().unwrap().push(format!(
+        "{method} {path} range={} auth={}",
+        range.as_deref().unwrap_or("-"),
+        auth.as_deref().unwrap_or("-")
+    ));
+    let reply = |stream: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]| {
+        let mut head = format!("HTTP/1.1 {status}\r\nconnection: close\r\n");
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(b"\r\n");
+        if method != "HEAD" {
+            let _ = stream.write_all(body);
+        }
+    };
+    let resolve = format!("/{REPO}/resolve/{COMMIT}/");
+    if path == format!("/api/models/{REPO}/revision/main") {
+        let mut names: Vec<&String> = state.files.keys().collect();
+        names.sort();
+        let siblings: Vec<String> = names
+            .iter()
+            .map(|n| format!("{{\"rfilename\":\"{n}\"}}"))
+            .collect();
+        let body = format!(
+            "{{\"id\":\"{REPO}\",\"sha\":\"{COMMIT}\",\"siblings\":[{}]}}",
+            siblings.join(",")
+        );
+        reply(
+            &mut stream,
+            "200 OK",
+            &[
+                ("content-type", "application/json".into()),
+                ("content-length", body.len().to_string()),
+            ],
+            body.as_bytes(),
+        );
+    } else if let Some(name) = path.strip_prefix(&resolve) {
+        let Some(bytes) = state.files.get(name) else {
+            return reply(
+                &mut stream,
+                "404 Not Found",
+                &[("content-length", "0".into())],
+                b"",
+            );
+        };
+        if is_lfs(name) {
+            let sha = common::sha256(bytes);
+            reply(
+                &mut stream,
+                "302 Found",
+                &[
+                    ("location", format!("/cdn/{name}")),
+                    ("x-linked-etag", format!("\"{sha}\"")),
+                    ("x-linked-size", bytes.len().to_string()),
+                    ("x-repo-commit", COMMIT.into()),
+                    ("content-length", "0".into()),
+                ],
+                b"",
+            );
+        } else {
+            let etag = &common::sha256(bytes)[..40];
+            reply(
+                &mut stream,
+                "200 OK",
+                &[
+                    ("etag", format!("\"{etag}\"")),
+                    ("content-length", bytes.len().to_string()),
+                ],
+                bytes,
+            );
+        }
+    } else if let Some(name) = path.strip_prefix("/cdn/") {
+        let mut bytes = state.files[name].clone();
+        if state.corrupt {
+            bytes[100] ^= 1;
+        }
+        let from: usize = range
+            .as_deref()
+            .and_then(|r| r.strip_prefix("bytes=")?.strip_suffix('-')?.parse().ok())
+            .unwrap_or(0);
+        let rest = &bytes[from..];
+        let (status, mut headers) = if from > 0 {
+            (
+                "206 Partial Content",
+                vec![(
+                    "content-range",
+                    format!("bytes {from}-{}/{}", bytes.len() - 1, bytes.len()),
+                )],
+            )
+        } else {
+            ("200 OK", vec![])
+        };
+        headers.push(("content-length", rest.len().to_string()));
+        let cut = {
+            let mut cuts = state.cuts.lock().unwrap();
+            let cut = *cuts > 0 && from == 0;
+            *cuts = cuts.saturating_sub(u32::from(cut));
+            cut
+        };
+        // A cut transfer promises the whole length and hangs up halfway.
+        let sent = if cut { &rest[..rest.len() / 2] } else { rest };
+        reply(&mut stream, status, &headers, sent);
+    } else {
+        let body = b"{\"error\":\"Repository not found\"}";
+        reply(
+            &mut stream,
+            "401 Unauthorized",
+            &[
+                ("x-error-code", "RepoNotFound".into()),
+                ("content-length", body.len().to_string()),
+            ],
+            body,
+        );
+    }
+    let _ = stream.flush();
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    let _ = reader.read_to_end(&mut Vec::new());
+}
+
+fn fresh_cache(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn downloads_resumes_a_cut_transfer_and_loads() {
+    let hub = MockHub::start(1, false);
+    let cache = fresh_cache("hub-download");
+    let dir = Hub::new(hub.settings(&cache))
+        .snapshot(REPO, "main")
+        .unwrap();
+
+    let repo_dir = cache.join("models--hearth-test--tiny-gqa-tied");
+    assert_eq!(dir, repo_dir.join("snapshots").join(COMMIT));
+    assert_eq!(
+        std::fs::read_to_string(repo_dir.join("refs/main")).unwrap(),
+        COMMIT
+    );
+    for (name, bytes) in &hub.files {
+        assert_eq!(&std::fs::read(dir.join(name)).unwrap(), bytes, "{name}");
+        assert!(
+            dir.join(name)
+                .symlink_metadata()
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+    }
+    // The first shard's transfer was cut halfway and resumed from there.
+    let cdn = hub.requests("GET /cdn/");
+    assert!(
+        cdn.iter().any(|r| !r.contains("range=-")),
+        "no ranged request in {cdn:?}"
+    );
+    // The token goes to the hub, never to the CDN it redirects to.
+    assert!(
+        hub.requests("GET /api/")
+            .iter()
+            .all(|r| r.ends_with("auth=Bearer hf_test"))
+    );
+    assert!(cdn.iter().all(|r| r.ends_with("auth=-")), "{cdn:?}");
+
+    Engine::load(&DirSource::new(&dir), &Device::flex(), DType::F32)
+        .expect("downloaded checkpoint loads");
+
+    // A second run reuses every file: one revision lookup, no transfer.
+    let before = hub.requests("").len();
+    let again = Hub::new(hub.settings(&cache))
+        .snapshot(REPO, "main")
+        .unwrap();
+    assert_eq!(again, dir);
+    let after = hub.requests("");
+    assert_eq!(after.len(), before + 1, "{:?}", &after[before..]);
+}
+
+#[test]
+fn resumes_a_partial_file_left_by_an_earlier_run() {
+    let hub = MockHub::start(0, false);
+    let cache = fresh_cache("hub-partial");
+    let name = "model-00001-of-00002.safetensors";
+    let bytes = &hub.files[name];
+    let blobs = cache.join("models--hearth-test--tiny-gqa-tied/blobs");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let partial = blobs.join(format!("{}.incomplete", common::sha256(bytes)));
+    std::fs::write(&partial, &bytes[..1000]).unwrap();
+
+    let dir = Hub::new(hub.settings(&cache))
+        .snapshot(REPO, "main")
+        .unwrap();
+    assert_eq!(&std::fs::read(dir.join(name)).unwrap(), bytes);
+    assert!(!partial.exists());
+    let ranged = hub.requests(&format!("GET /cdn/{name}"));
+    assert_eq!(ranged.len(), 1);
+    assert!(ranged[0].contains("range=bytes=1000-"), "{ranged:?}");
+}
+
+#[test]
+fn a_missing_repo_names_it_and_hf_token() {
+    let hub = MockHub::start(0, false);
+    let cache = fresh_cache("hub-missing");
+    let error = Hub::new(hub.settings(&cache))
+        .snapshot("nobody/nothing", "main")
+        .unwrap_err();
+    assert!(
+        matches!(error, HubError::NotFound { status: 401, .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("nobody/nothing") && message.contains("HF_TOKEN"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_corrupt_download_is_refused_and_not_kept() {
+    let hub = MockHub::start(0, true);
+    let cache = fresh_cache("hub-corrupt");
+    let error = Hub::new(hub.settings(&cache))
+        .snapshot(REPO, "main")
+        .unwrap_err();
+    assert!(matches!(error, HubError::Integrity { .. }), "{error:?}");
+    assert!(error.to_string().contains(".safetensors"), "{error}");
+    let blobs = cache.join("models--hearth-test--tiny-gqa-tied/blobs");
+    let leftovers: Vec<_> = std::fs::read_dir(blobs)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".incomplete"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn offline_and_unreachable_use_the_cache_or_say_what_to_do() {
+    let hub = MockHub::start(0, false);
+    let cache = fresh_cache("hub-offline");
+    let nowhere = HubSettings {
+        endpoint: "http://127.0.0.1:1".into(),
+        ..hub.settings(&cache)
+    };
+    let offline = HubSettings {
+        offline: true,
+        ..hub.settings(&cache)
+    };
+    let message = Hub::new(nowhere.clone())
+        .snapshot(REPO, "main")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("cannot reach http://127.0.0.1:1") && message.contains("--model-dir"),
+        "{message}"
+    );
+    let message = Hub::new(offline.clone())
+        .snapshot(REPO, "main")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("HF_HUB_OFFLINE") && message.contains("--model-dir"),
+        "{message}"
+    );
+
+    let dir = Hub::new(hub.settings(&cache))
+        .snapshot(REPO, "main")
+        .unwrap();
+    let requests = hub.requests("").len();
+    assert_eq!(Hub::new(offline).snapshot(REPO, "main").unwrap(), dir);
+    assert_eq!(Hub::new(nowhere).snapshot(REPO, "main").unwrap(), dir);
+    assert_eq!(
+        hub.requests("").len(),
+        requests,
+        "offline must not touch the network"
+    );
+}
+
+/// The command line says the same in one line and exits non-zero.
+#[test]
+fn serve_without_hub_or_cache_says_how_to_serve_a_directory() {
+    let home = fresh_cache("hub-cli");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(["serve", "--backend", "cpu", "--port", "0"])
+        .env("HF_HOME", &home)
+        .env("HF_ENDPOINT", "http://127.0.0.1:1")
+        .env_remove("HF_HUB_OFFLINE")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("hearth: ")
+            && last.contains("Qwen/Qwen2.5-0.5B-Instruct")
+            && last.contains("cannot reach")
+            && last.contains("--model-dir"),
+        "{stderr}"
+    );
+}

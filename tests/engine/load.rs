@@ -1,0 +1,275 @@
+//! A bounded load test of the real `hearth serve` process on loopback: 200 requests from 32
+//! concurrent clients on the tiny model. Every request must end with 200 or 503 (none lost,
+//! none hanging), the server's memory afterwards must be within 10% of before, and a client
+//! that hangs up mid-answer must free its slot. Clients wait out Retry-After after a 503.
+//! Prints requests/s, p50/p99 and peak RSS.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hearth::native::make_test_model;
+
+use crate::common;
+
+const REQUESTS: usize = 200;
+const CLIENTS: usize = 32;
+/// Longer than any answer here takes; a request still open then counts as hung.
+const HANG: Duration = Duration::from_secs(120);
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(model: &Path, max_queue: usize) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
+            .args([
+                "serve",
+                "--backend",
+                "cpu",
+                "--port",
+                "0",
+                "--api-key",
+                "load-key",
+                "--model-id",
+                "tiny",
+            ])
+            .arg("--model-dir")
+            .arg(model)
+            .args(["--max-queue", &max_queue.to_string()])
+            .env("RUST_LOG", "warn,hearth=info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("the server started").unwrap();
+            if let Some(rest) = line.split("serving on http://").nth(1) {
+                break rest.split('/').next().unwrap().parse().unwrap();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, addr }
+    }
+
+    /// (current, peak) resident memory in KiB.
+    fn rss(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn request_bytes(addr: SocketAddr, body: &str) -> Vec<u8> {
+    format!(
+        "POST /api/v1/chat/completion_messages HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer load-key\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn body(i: usize, stream: bool, max_tokens: usize, temperature: f32) -> String {
+    serde_json::json!({
+        "model": "tiny",
+        "messages": [{"role": "user", "content": format!("Request {i}: tell me a story.")}],
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "seed": i,
+        "stream": stream,
+    })
+    .to_string()
+}
+
+/// Sends one request and reads the whole answer; returns the status.
+fn send(addr: SocketAddr, i: usize) -> u16 {
+    let stream_it = i.is_multiple_of(4);
+    let mut socket = TcpStream::connect(addr).unwrap();
+    socket.set_read_timeout(Some(HANG)).unwrap();
+    socket
+        .write_all(&request_bytes(addr, &body(i, stream_it, 8 + i % 9, 0.0)))
+        .unwrap();
+    let mut answer = String::new();
+    socket
+        .read_to_string(&mut answer)
+        .unwrap_or_else(|e| panic!("request {i} hung or broke: {e}"));
+    let status: u16 = answer[9..12].parse().unwrap();
+    let (head, payload) = answer.split_once("\r\n\r\n").unwrap();
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let payload = if chunked {
+        dechunk(payload)
+    } else {
+        payload.to_string()
+    };
+    match status {
+        200 if stream_it => assert!(payload.ends_with("data: [DONE]\n\n"), "{payload}"),
+        200 => assert!(payload.contains("\"code\":0"), "{payload}"),
+        503 => assert!(
+            payload.contains("50300") && head.to_ascii_lowercase().contains("retry-after: 1"),
+            "{answer}"
+        ),
+        other => panic!("request {i}: status {other}: {answer}"),
+    }
+    status
+}
+
+/// The body of a `transfer-encoding: chunked` answer (a stream's).
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n").expect("a chunk size line");
+        let size = usize::from_str_radix(size.trim(), 16).expect("a hex chunk size");
+        if size == 0 {
+            return body;
+        }
+        body.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// A tiny model directory of this test's own (tests run in parallel).
+fn model_dir(name: &str) -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    let tokenizer = common::tokenizer_dir().join("tokenizer.json");
+    make_test_model::run(&dir, "tiny-gqa-tied", Some(&tokenizer), 0, None, 1).unwrap();
+    dir
+}
+
+#[test]
+fn two_hundred_requests_from_32_clients() {
+    let model = model_dir("load-model");
+    let server = Server::start(&model, 16);
+    let addr = server.addr;
+    // Warm up every thread the server will use, so "before" is its steady state.
+    std::thread::scope(|s| {
+        for i in 0..8 {
+            s.spawn(move || send(addr, 10_000 + i));
+        }
+    });
+    let (before, _) = server.rss();
+
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::with_capacity(REQUESTS));
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..CLIENTS {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= REQUESTS {
+                        break;
+                    }
+                    let t = Instant::now();
+                    let status = send(addr, i);
+                    results.lock().unwrap().push((status, t.elapsed()));
+                    if status == 503 {
+                        // As a polite client does: wait the Retry-After (1 s).
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                }
+            });
+        }
+    });
+    let wall = started.elapsed();
+    let results = results.into_inner().unwrap();
+    let (after, peak) = server.rss();
+
+    assert_eq!(results.len(), REQUESTS, "every request got an answer");
+    let ok = results.iter().filter(|(s, _)| *s == 200).count();
+    let busy = results.iter().filter(|(s, _)| *s == 503).count();
+    assert_eq!(ok + busy, REQUESTS);
+    assert!(ok > 0);
+    let mut served: Vec<Duration> = results
+        .iter()
+        .filter(|(s, _)| *s == 200)
+        .map(|(_, d)| *d)
+        .collect();
+    served.sort();
+    println!(
+        "load: {REQUESTS} requests, {CLIENTS} clients, {:.1} s: {ok} x 200, {busy} x 503; {:.1} requests/s, {:.1} answers/s; answered p50 {} ms, p99 {} ms; RSS before {} MiB, after {} MiB, peak {} MiB",
+        wall.as_secs_f64(),
+        REQUESTS as f64 / wall.as_secs_f64(),
+        ok as f64 / wall.as_secs_f64(),
+        percentile(&served, 0.5).as_millis(),
+        percentile(&served, 0.99).as_millis(),
+        before / 1024,
+        after / 1024,
+        peak / 1024,
+    );
+    let growth = after as f64 / before as f64 - 1.0;
+    assert!(
+        growth.abs() <= 0.10,
+        "RSS went from {before} KiB to {after} KiB ({:+.1}%)",
+        growth * 100.0
+    );
+}
+
+#[test]
+fn a_client_hanging_up_frees_its_slot() {
+    let model = model_dir("hangup-model");
+    // No waiting room: while one answer runs, everyone else gets 503.
+    let server = Server::start(&model, 0);
+    let addr = server.addr;
+    // A long sampled answer (thousands of tokens: many seconds), read until it is running.
+    let mut long = TcpStream::connect(addr).unwrap();
+    long.write_all(&request_bytes(addr, &body(1, true, 2000, 1.0)))
+        .unwrap();
+    let mut reader = BufReader::new(long.try_clone().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("data: ") {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "the stream ended early"
+        );
+    }
+    assert_eq!(send(addr, 2), 503, "the running answer holds the only slot");
+
+    let hung_up = Instant::now();
+    drop(reader);
+    long.shutdown(std::net::Shutdown::Both).unwrap();
+    drop(long);
+    // The slot comes free long before the abandoned answer could have finished.
+    loop {
+        if send(addr, 3) == 200 {
+            break;
+        }
+        assert!(
+            hung_up.elapsed() < Duration::from_secs(3),
+            "the abandoned answer still holds the slot"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!(
+        "slot free {} ms after the hang-up",
+        hung_up.elapsed().as_millis()
+    );
+}
