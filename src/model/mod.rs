@@ -14,4 +14,4 @@ pub use config::{Qwen2Config, SUPPORTED_MODEL_TYPES};
 pub use error::LoadError;
 pub use qwen2::Qwen2;
 pub use rope::Rope;
-pub use weights::{FileSource, INDEX_FILE, SINGLE_FILE, ShardIndex, Weights};
+pub use weights::{FileSource, INDEX_FILE, LoadProgress, SINGLE_FILE, ShardIndex, Weights};

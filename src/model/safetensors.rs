@@ -117,6 +117,14 @@ impl SafeTensors {
         self.entries.contains_key(name)
     }
 
+    /// The bytes its header says the tensors take.
+    pub fn data_len(&self) -> u64 {
+        self.entries
+            .values()
+            .map(|e| e.data_offsets[1].saturating_sub(e.data_offsets[0]) as u64)
+            .sum()
+    }
+
     /// The tensor's bytes, checked against its dtype, shape and the file's length.
     pub fn tensor(&self, name: &str) -> Result<RawTensor<'_>, LoadError> {
         let entry = self

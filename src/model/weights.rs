@@ -1,6 +1,7 @@
 //! A checkpoint's weights: `model.safetensors`, or shards listed by
 //! `model.safetensors.index.json`, turned into tensors of the run dtype on a device.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use burn::tensor::{DType, Device, Tensor, TensorData, bf16, f16};
@@ -72,12 +73,17 @@ impl ShardIndex {
     }
 }
 
+/// Told after each tensor is loaded: bytes of weights loaded so far, and in all.
+pub type LoadProgress = Box<dyn Fn(u64, u64)>;
+
 /// The files holding the weights and which file holds each tensor.
 pub struct Weights {
     files: Vec<SafeTensors>,
     by_name: HashMap<String, usize>,
     /// What to name in "tensor missing" errors.
     origin: String,
+    progress: Option<LoadProgress>,
+    loaded: Cell<u64>,
 }
 
 impl Weights {
@@ -87,11 +93,7 @@ impl Weights {
             None => {
                 let file = SafeTensors::parse(SINGLE_FILE, source.require(SINGLE_FILE)?)?;
                 let by_name = file.names().map(|n| (n.to_string(), 0)).collect();
-                Ok(Self {
-                    files: vec![file],
-                    by_name,
-                    origin: SINGLE_FILE.into(),
-                })
+                Ok(Self::new(vec![file], by_name, SINGLE_FILE))
             }
         }
     }
@@ -116,11 +118,28 @@ impl Weights {
             }
             by_name.insert(tensor.clone(), at);
         }
-        Ok(Self {
+        Ok(Self::new(files, by_name, INDEX_FILE))
+    }
+
+    fn new(files: Vec<SafeTensors>, by_name: HashMap<String, usize>, origin: &str) -> Self {
+        Self {
             files,
             by_name,
-            origin: INDEX_FILE.into(),
-        })
+            origin: origin.into(),
+            progress: None,
+            loaded: Cell::new(0),
+        }
+    }
+
+    /// Reports each loaded tensor to `progress` (a progress bar, the browser's onProgress).
+    pub fn with_progress(mut self, progress: LoadProgress) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// The bytes of every tensor in the files.
+    pub fn total_bytes(&self) -> u64 {
+        self.files.iter().map(SafeTensors::data_len).sum()
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -161,7 +180,12 @@ impl Weights {
             tensor: name.to_string(),
             message,
         })?;
-        Ok(Tensor::from_data(data, (device, dtype)))
+        let tensor = Tensor::from_data(data, (device, dtype));
+        if let Some(progress) = &self.progress {
+            self.loaded.set(self.loaded.get() + raw.bytes.len() as u64);
+            progress(self.loaded.get(), self.total_bytes());
+        }
+        Ok(tensor)
     }
 }
 

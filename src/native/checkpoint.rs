@@ -9,6 +9,7 @@ use crate::backend::{self, Backend};
 use crate::engine::Engine;
 use crate::native::files::DirSource;
 use crate::native::hub::{DEFAULT_REPO, Hub, HubSettings};
+use crate::native::progress;
 
 #[derive(clap::Args)]
 pub struct CheckpointOptions {
@@ -83,8 +84,16 @@ impl CheckpointOptions {
             },
         };
         let started = Instant::now();
-        let engine = Engine::load(&DirSource::new(&dir), &device, self.dtype)
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let bar = progress::bytes("loading weights", None);
+        let report = bar.clone();
+        let progress = Box::new(move |done, total| {
+            report.set_length(total);
+            report.set_position(done);
+        });
+        let engine =
+            Engine::load_with_progress(&DirSource::new(&dir), &device, self.dtype, progress)
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+        bar.finish_and_clear();
         let id = self.model_id.clone().unwrap_or(default_id);
         tracing::info!(model = %id, backend = backend.name(), dtype = ?self.dtype, ms = started.elapsed().as_millis() as u64, "model loaded");
         Ok(Loaded { engine, id })

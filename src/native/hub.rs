@@ -10,6 +10,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::model::{INDEX_FILE, SINGLE_FILE, ShardIndex};
+use crate::native::progress;
 
 /// What `hearth serve` runs when no model is named.
 pub const DEFAULT_REPO: &str = "Qwen/Qwen2.5-0.5B-Instruct";
@@ -319,7 +320,7 @@ impl Hub {
         if let Some(dir) = partial.parent() {
             fs::create_dir_all(dir).map_err(io_at(dir))?;
         }
-        let progress = progress_bar(file, meta.size);
+        let progress = progress::bytes(file, meta.size);
         let mut last_error = None;
         for attempt in 1..=ATTEMPTS {
             let have = fs::metadata(&partial).map_or(0, |m| m.len());
@@ -490,20 +491,6 @@ fn verify(file: &str, partial: &Path, meta: &FileMeta) -> Result<(), HubError> {
         });
     }
     Ok(())
-}
-
-fn progress_bar(file: &str, size: Option<u64>) -> indicatif::ProgressBar {
-    let bar =
-        indicatif::ProgressBar::with_draw_target(size, indicatif::ProgressDrawTarget::stderr());
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg:>24} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .expect("a valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_message(file.to_string());
-    bar
 }
 
 /// One repository's folder in the cache.

@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod files;
 pub mod hub;
 pub mod make_test_model;
+pub mod progress;
 pub mod runner;
 pub mod serve;
 pub mod server;

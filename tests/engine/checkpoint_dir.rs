@@ -56,3 +56,33 @@ fn unknown_preset_lists_the_presets() {
     );
     assert!(!dir.exists());
 }
+
+#[test]
+fn loading_reports_progress_up_to_every_weight_byte() {
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let record = seen.clone();
+    let files = common::model_files_with("tiny-mqa-untied", None, 2);
+    Engine::load_with_progress(
+        &files,
+        &Device::flex(),
+        DType::F32,
+        Box::new(move |done, total| record.borrow_mut().push((done, total))),
+    )
+    .unwrap();
+    let seen = seen.borrow();
+    let (done, total) = *seen.last().unwrap();
+    let stored: u64 = files
+        .iter()
+        .filter(|(name, _)| name.ends_with(".safetensors"))
+        .map(|(_, blob)| {
+            hearth::model::safetensors::SafeTensors::parse("shard", blob.clone())
+                .unwrap()
+                .data_len()
+        })
+        .sum();
+    assert_eq!((done, total), (stored, stored));
+    assert!(
+        seen.windows(2).all(|w| w[0].0 < w[1].0),
+        "grows with every tensor"
+    );
+}
