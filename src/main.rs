@@ -50,9 +50,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // hearth's own progress at info; the libraries' (autotune notes and such) only when wrong.
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,hearth=info".into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
