@@ -1,0 +1,134 @@
+//! The worker's configuration, read from its bindings on every request (reading a binding is
+//! a property lookup; the isolate keeps nothing but the loaded model between requests).
+
+use std::time::Duration;
+
+use burn::tensor::DType;
+use hearth::backend::parse_dtype;
+use worker::{Bucket, Env};
+
+/// The R2 binding that holds a checkpoint directory (in-isolate mode).
+pub const BUCKET_BINDING: &str = "MODEL_BUCKET";
+/// Cloudflare's memory limit for one isolate.
+const DEFAULT_MEMORY_MB: u64 = 128;
+/// How long an upstream may take to send its response headers.
+const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 30_000;
+
+pub struct Settings {
+    pub model_id: String,
+    /// Empty: no auth.
+    pub keys: Vec<String>,
+    pub mode: Mode,
+}
+
+pub enum Mode {
+    /// Forward admitted requests to a server that speaks the contract.
+    Upstream(Upstream),
+    /// Run the model in the isolate, from these files.
+    Isolate(Isolate),
+}
+
+pub struct Upstream {
+    /// Without a trailing slash; request paths are appended.
+    pub base: String,
+    /// Sent upstream as `Authorization: Bearer …` (the caller's key is never forwarded).
+    pub key: Option<String>,
+    pub timeout: Duration,
+}
+
+pub struct Isolate {
+    pub origin: Origin,
+    pub dtype: DType,
+    /// What the model may use of the isolate's memory, in bytes.
+    pub memory_limit: u64,
+    /// Answers carry `x-hearth-wasm-memory` (the wasm memory's size) for measurements.
+    pub report_memory: bool,
+}
+
+/// Where the checkpoint directory's files come from.
+#[derive(Clone)]
+pub enum Origin {
+    Bucket { bucket: Bucket, prefix: String },
+    Url(String),
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, String> {
+        let model_id = text(env, "MODEL_ID").ok_or(
+            "set the MODEL_ID var to the id clients name (e.g. Qwen/Qwen2.5-0.5B-Instruct)",
+        )?;
+        let keys = text(env, "API_KEYS")
+            .map(|keys| {
+                keys.split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mode = match text(env, "UPSTREAM_URL") {
+            Some(url) => Mode::Upstream(Upstream {
+                base: url.trim_end_matches('/').to_string(),
+                key: text(env, "UPSTREAM_KEY"),
+                timeout: Duration::from_millis(number(
+                    env,
+                    "UPSTREAM_TIMEOUT_MS",
+                    DEFAULT_UPSTREAM_TIMEOUT_MS,
+                )?),
+            }),
+            None => Mode::Isolate(Isolate {
+                origin: origin(env)?,
+                dtype: match text(env, "DTYPE") {
+                    Some(name) => parse_dtype(&name)
+                        .ok_or_else(|| format!("DTYPE {name:?}: use f32, f16 or bf16"))?,
+                    None => DType::F32,
+                },
+                memory_limit: number(env, "MEMORY_LIMIT_MB", DEFAULT_MEMORY_MB)? << 20,
+                report_memory: text(env, "REPORT_MEMORY").as_deref() == Some("true"),
+            }),
+        };
+        Ok(Self {
+            model_id,
+            keys,
+            mode,
+        })
+    }
+}
+
+fn origin(env: &Env) -> Result<Origin, String> {
+    if let Ok(bucket) = env.bucket(BUCKET_BINDING) {
+        let prefix = text(env, "MODEL_PREFIX").unwrap_or_default();
+        let prefix = match prefix.is_empty() || prefix.ends_with('/') {
+            true => prefix,
+            false => format!("{prefix}/"),
+        };
+        return Ok(Origin::Bucket { bucket, prefix });
+    }
+    match text(env, "MODEL_URL") {
+        Some(url) => Ok(Origin::Url(url.trim_end_matches('/').to_string())),
+        None => Err(format!(
+            "set UPSTREAM_URL (forward to a server), or MODEL_URL or the {BUCKET_BINDING} R2 \
+             binding (run the model in the worker)"
+        )),
+    }
+}
+
+/// A var or secret; empty counts as unset.
+fn text(env: &Env, name: &str) -> Option<String> {
+    let value = env
+        .var(name)
+        .map(|v| v.to_string())
+        .or_else(|_| env.secret(name).map(|s| s.to_string()))
+        .ok()?;
+    (!value.trim().is_empty()).then_some(value)
+}
+
+fn number(env: &Env, name: &str, default: u64) -> Result<u64, String> {
+    match text(env, name) {
+        None => Ok(default),
+        Some(value) => value
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name} must be a whole number, got {value:?}")),
+    }
+}

@@ -1,0 +1,105 @@
+// The in-isolate mode: the tiny test model served by a local HTTP server (MODEL_URL) or an
+// R2 binding, loaded once per isolate, answering every contract case.
+
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { loadCases, runCases } from '../../tests/contract/runner.mjs';
+import { complete, fetchFresh, serveFiles, serveWith, startWorker, testModel } from './support.mjs';
+
+const model = testModel('tiny-gqa-tied');
+let files;
+let worker;
+
+before(async () => {
+  files = await serveFiles(model);
+  worker = await startWorker({ MODEL_URL: files.url });
+});
+
+after(async () => {
+  await worker?.close();
+  await files?.close();
+});
+
+const hello = (i) => ({ messages: [{ role: 'user', content: `Say hello ${i}.` }], max_tokens: 4, temperature: 0 });
+
+test('a health probe and a refused request answer without loading the model', async () => {
+  const health = await fetch(`${worker.url}/healthz`);
+  assert.equal(health.status, 200);
+  const refused = await fetch(`${worker.url}/api/v1/models`);
+  assert.equal(refused.status, 401);
+  assert.equal(files.count('GET', '/config.json'), 0);
+});
+
+test('20 concurrent first requests load the model once', async () => {
+  const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => complete(worker.url, hello(i))));
+  for (const a of answers) assert.equal(a.status, 200, a.body);
+  for (const file of ['/config.json', '/tokenizer.json', '/model.safetensors']) {
+    assert.equal(files.count('GET', file), 1, `GET ${file}`);
+  }
+  assert.equal(files.count('HEAD', '/model.safetensors'), 1);
+  const ms = answers.map((a) => a.ms);
+  console.log(`isolate: 20 concurrent first requests: ${Math.round(Math.min(...ms))}-${Math.round(Math.max(...ms))} ms`);
+});
+
+test('every contract case in the isolate', async () => {
+  const cases = await loadCases();
+  const { passed, failed } = await runCases(fetchFresh, cases, { base: worker.url });
+  console.log(`isolate: ${passed} of ${cases.length} contract cases passed`);
+  assert.deepEqual(failed, []);
+  assert.equal(passed, cases.length);
+});
+
+test('weights from an R2 bucket binding', async () => {
+  const r2 = await startWorker({ MODEL_PREFIX: 'tiny' }, { r2Buckets: ['MODEL_BUCKET'] });
+  try {
+    const bucket = await r2.mf.getR2Bucket('MODEL_BUCKET');
+    for (const name of await readdir(model)) {
+      // A plain ArrayBuffer: Miniflare's proxy refuses Node's pooled Buffer views.
+      const bytes = await readFile(join(model, name));
+      await bucket.put(`tiny/${name}`, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+    }
+    const viaR2 = await complete(r2.url, hello(0));
+    const viaUrl = await complete(worker.url, hello(0));
+    assert.equal(viaR2.status, 200, viaR2.body);
+    assert.equal(JSON.parse(viaR2.body).result.answer, JSON.parse(viaUrl.body).result.answer);
+  } finally {
+    await r2.close();
+  }
+});
+
+test('a checkpoint that cannot fit in 128 MB is refused before its weights are fetched', async () => {
+  // Qwen2-0.5B's config and the size of its bf16 weights; no weight byte is ever served.
+  const config = {
+    model_type: 'qwen2', vocab_size: 151936, hidden_size: 896, intermediate_size: 4864,
+    num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2,
+    max_position_embeddings: 32768, rope_theta: 1e6, rms_norm_eps: 1e-6, tie_word_embeddings: true,
+  };
+  const sizes = { '/model.safetensors': 988_097_824, '/tokenizer.json': 11_422_654 };
+  let weightGets = 0;
+  const big = await serveWith((req, res) => {
+    if (req.url === '/config.json') res.writeHead(200).end(JSON.stringify(config));
+    else if (req.method === 'HEAD' && req.url in sizes) {
+      res.writeHead(200, { 'content-length': sizes[req.url] }).end();
+    } else {
+      if (req.url === '/model.safetensors') weightGets += 1;
+      res.writeHead(404).end();
+    }
+  });
+  const refusing = await startWorker({ MODEL_URL: big.url });
+  try {
+    const answer = await complete(refusing.url, hello(0));
+    assert.equal(answer.status, 500, answer.body);
+    const { code, message } = JSON.parse(answer.body);
+    assert.equal(code, 50000);
+    assert.match(message, /does not fit in the isolate: it needs about \d+ MiB/);
+    assert.match(message, /limit is 128 MiB/);
+    assert.equal(weightGets, 0);
+    console.log(`isolate: 0.5B refused: ${message}`);
+  } finally {
+    await refusing.close();
+    await big.close();
+  }
+});
