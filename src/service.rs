@@ -35,6 +35,20 @@ impl Job {
     }
 }
 
+/// The `on_delta` a runner gives `generate`: each piece of text becomes a [`JobEvent::Delta`],
+/// and once the job is dropped (the client went away) it answers `false`, which aborts.
+pub fn report_deltas(
+    events: &async_channel::Sender<JobEvent>,
+) -> impl FnMut(usize, &str) -> bool + '_ {
+    move |index, text| {
+        let delta = JobEvent::Delta {
+            index,
+            text: text.to_string(),
+        };
+        events.try_send(delta).is_ok()
+    }
+}
+
 /// Where generation runs: natively a queue in front of an engine thread, in wasm the
 /// engine itself.
 pub trait Runner: Send + Sync {

@@ -7,7 +7,7 @@ use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use crate::contract::ApiError;
 use crate::engine::Engine;
 use crate::generate::{GenerationRequest, generate};
-use crate::service::{Job, JobEvent, Runner};
+use crate::service::{Job, JobEvent, Runner, report_deltas};
 use crate::text::ChatFormat;
 
 /// How long a client refused with 503 should wait before trying again, in seconds.
@@ -50,20 +50,13 @@ fn run(engine: &Engine, work: Work) {
         return;
     }
     let events = &work.events;
-    let on_delta = |index, text: &str| {
-        let delta = JobEvent::Delta {
-            index,
-            text: text.to_string(),
-        };
-        events.try_send(delta).is_ok()
-    };
     // A fault inside the model answers this request with a 500; the thread keeps serving.
     let result = catch_unwind(AssertUnwindSafe(|| {
         pollster::block_on(generate(
             &engine.model,
             &engine.format,
             &work.request,
-            on_delta,
+            report_deltas(events),
         ))
     }));
     let done = match result {

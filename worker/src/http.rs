@@ -2,7 +2,7 @@
 //! types.
 
 use futures_util::stream;
-use hearth::contract::{ApiError, Incoming, error_body};
+use hearth::contract::{ApiError, Envelope, HealthResult, Incoming, error_body};
 use hearth::service::{self, Body};
 use worker::{Headers, Request, Response, ResponseBuilder, Result};
 
@@ -82,4 +82,11 @@ pub fn builder(status: u16, headers: &[(&str, String)]) -> Result<ResponseBuilde
         map.append(name, value)?;
     }
     Ok(ResponseBuilder::new().with_status(status).with_headers(map))
+}
+
+/// GET /healthz: the worker itself is up (a probe checks the edge, not the model or upstream).
+pub fn health() -> Result<Response> {
+    let body = Envelope::success(HealthResult::ok()).to_json();
+    let headers = [("content-type", "application/json".to_string())];
+    Ok(builder(200, &headers)?.fixed(body.into_bytes()))
 }

@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use burn::tensor::{DType, Device};
-use hearth::contract::{
-    Admitted, ApiError, DEFAULT_BODY_LIMIT, Envelope, HealthResult, Policy, admit,
-};
+use hearth::contract::{Admitted, ApiError, DEFAULT_BODY_LIMIT};
 use hearth::engine::Engine;
 use hearth::model::safetensors::Blob;
 use hearth::model::{INDEX_FILE, Qwen2, Qwen2Config, SINGLE_FILE, Weights};
@@ -54,21 +52,11 @@ pub async fn handle(
     received: &Received,
 ) -> Result<Response> {
     let incoming = received.incoming();
-    let served = [settings.model_id.clone()];
-    let policy = Policy {
-        keys: &settings.keys,
-        body_limit: DEFAULT_BODY_LIMIT,
-        served: &served,
-    };
     // What the contract alone decides is answered without the model, so a bad request or a
     // health probe never triggers a load.
-    match admit(&incoming, &policy) {
+    match settings.admit(&incoming) {
         Err(e) => return http::error(&received.path, &e),
-        Ok(Admitted::Health) => {
-            let body = Envelope::success(HealthResult::ok()).to_json();
-            let headers = [("content-type", "application/json".to_string())];
-            return Ok(http::builder(200, &headers)?.fixed(body.into_bytes()));
-        }
+        Ok(Admitted::Health) => return http::health(),
         Ok(_) => {}
     }
     let service = match service(settings, isolate).await {

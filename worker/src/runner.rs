@@ -5,7 +5,7 @@ use futures_util::FutureExt;
 use hearth::contract::ApiError;
 use hearth::engine::Engine;
 use hearth::generate::{GenerationRequest, generate};
-use hearth::service::{Job, JobEvent, Runner};
+use hearth::service::{Job, JobEvent, Runner, report_deltas};
 use hearth::text::ChatFormat;
 
 pub struct IsolateRunner {
@@ -40,15 +40,14 @@ impl Runner for IsolateRunner {
     /// isolates. A stream's events are therefore all ready when its body starts.
     fn submit(&self, request: GenerationRequest) -> Result<Job, ApiError> {
         let (events, job) = Job::channel();
-        let on_delta = |index, text: &str| {
-            let delta = JobEvent::Delta {
-                index,
-                text: text.to_string(),
-            };
-            events.try_send(delta).is_ok()
-        };
         let engine = &self.engine;
-        let done = match generate(&engine.model, &engine.format, &request, on_delta).now_or_never()
+        let done = match generate(
+            &engine.model,
+            &engine.format,
+            &request,
+            report_deltas(&events),
+        )
+        .now_or_never()
         {
             Some(result) => result.map_err(|e| e.to_string()),
             None => {

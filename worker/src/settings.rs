@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use burn::tensor::DType;
 use hearth::backend::parse_dtype;
+use hearth::contract::{Admitted, ApiError, DEFAULT_BODY_LIMIT, Incoming, Policy, admit};
 use worker::{Bucket, Env};
 
 /// The R2 binding that holds a checkpoint directory (in-isolate mode).
@@ -53,6 +54,18 @@ pub enum Origin {
 }
 
 impl Settings {
+    /// What the contract alone decides about a request (route, key, body, fields, model),
+    /// before any model or upstream is involved.
+    pub fn admit(&self, incoming: &Incoming<'_>) -> Result<Admitted, ApiError> {
+        let served = [self.model_id.clone()];
+        let policy = Policy {
+            keys: &self.keys,
+            body_limit: DEFAULT_BODY_LIMIT,
+            served: &served,
+        };
+        admit(incoming, &policy)
+    }
+
     pub fn from_env(env: &Env) -> Result<Self, String> {
         let model_id = text(env, "MODEL_ID").ok_or(
             "set the MODEL_ID var to the id clients name (e.g. Qwen/Qwen2.5-0.5B-Instruct)",

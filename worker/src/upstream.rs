@@ -3,9 +3,7 @@
 //! speaks the contract), and turns the upstream's failures into the contract's 502 and 504.
 
 use futures_util::future::{Either, select};
-use hearth::contract::{
-    Admitted, ApiError, DEFAULT_BODY_LIMIT, Envelope, ErrorKind, HealthResult, Policy, admit,
-};
+use hearth::contract::{Admitted, ApiError, ErrorKind};
 use worker::{
     AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, Response, Result,
     js_sys::Uint8Array,
@@ -22,21 +20,9 @@ pub async fn handle(
     upstream: &Upstream,
     received: &Received,
 ) -> Result<Response> {
-    let incoming = received.incoming();
-    let served = [settings.model_id.clone()];
-    let policy = Policy {
-        keys: &settings.keys,
-        body_limit: DEFAULT_BODY_LIMIT,
-        served: &served,
-    };
-    match admit(&incoming, &policy) {
+    match settings.admit(&received.incoming()) {
         Err(e) => http::error(&received.path, &e),
-        // The worker is healthy whatever the upstream is: a probe checks the edge.
-        Ok(Admitted::Health) => {
-            let body = Envelope::success(HealthResult::ok()).to_json();
-            let headers = [("content-type", "application/json".to_string())];
-            Ok(http::builder(200, &headers)?.fixed(body.into_bytes()))
-        }
+        Ok(Admitted::Health) => http::health(),
         Ok(_) => match forward(upstream, received).await {
             Ok(response) => Ok(response),
             Err(e) => http::error(&received.path, &e),
