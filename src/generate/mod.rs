@@ -38,7 +38,19 @@ pub async fn generate(
     model: &Qwen2,
     format: &ChatFormat,
     request: &GenerationRequest,
+    on_delta: impl FnMut(usize, &str) -> bool,
+) -> Result<Vec<Answer>, GenerateError> {
+    generate_paced(model, format, request, on_delta, || std::future::ready(())).await
+}
+
+/// [`generate`], awaiting `pause()` after each token. On flex nothing else ever waits, so a
+/// single-threaded runtime (a worker isolate) only sends the deltas out while it pauses.
+pub async fn generate_paced<P: Future<Output = ()>>(
+    model: &Qwen2,
+    format: &ChatFormat,
+    request: &GenerationRequest,
     mut on_delta: impl FnMut(usize, &str) -> bool,
+    mut pause: impl FnMut() -> P,
 ) -> Result<Vec<Answer>, GenerateError> {
     let mut cache = model.new_cache(request.prompt_ids.len() + request.max_tokens);
     let logits = model.forward(&request.prompt_ids, &mut cache);
@@ -50,9 +62,9 @@ pub async fn generate(
             format,
             request,
             index,
-            cache.clone(),
-            logits.clone(),
+            (cache.clone(), logits.clone()),
             &mut |text| on_delta(index, text),
+            &mut pause,
         )
         .await?;
         let aborted = answer.finish_reason == FinishReason::Abort;
@@ -64,14 +76,15 @@ pub async fn generate(
     Ok(answers)
 }
 
-async fn decode(
+/// One answer from a prefilled cache and the prompt's last logits.
+async fn decode<P: Future<Output = ()>>(
     model: &Qwen2,
     format: &ChatFormat,
     request: &GenerationRequest,
     index: usize,
-    mut cache: KvCache,
-    mut logits: Tensor<2>,
+    (mut cache, mut logits): (KvCache, Tensor<2>),
     on_delta: &mut dyn FnMut(&str) -> bool,
+    pause: &mut impl FnMut() -> P,
 ) -> Result<Answer, GenerateError> {
     let mut sampler = Sampler::new(request.sampling.clone(), index as u64);
     let mut detokenizer = Detokenizer::new(format.tokenizer());
@@ -109,6 +122,7 @@ async fn decode(
                 Some(false) => FinishReason::Length,
             };
         }
+        pause().await;
         logits = model.forward(&[id], &mut cache);
     };
     Ok(Answer {

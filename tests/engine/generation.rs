@@ -157,3 +157,27 @@ fn penalties_change_greedy_choices() {
         "{plain:?} vs {penalized:?}"
     );
 }
+
+/// The pause point comes between tokens (never after the last), and pausing changes nothing.
+#[test]
+fn paced_generation_pauses_between_tokens_and_answers_the_same() {
+    let engine = engine();
+    let mut req = request(&engine, 12, 0.8, 5);
+    req.n = 2;
+    let (expected, _) = run(&engine, &req);
+    let pauses = std::cell::Cell::new(0);
+    let answers = pollster::block_on(hearth::generate::generate_paced(
+        &engine.model,
+        &engine.format,
+        &req,
+        |_, _| true,
+        || {
+            pauses.set(pauses.get() + 1);
+            std::future::ready(())
+        },
+    ))
+    .unwrap();
+    assert_eq!(answers, expected);
+    let tokens: usize = answers.iter().map(|a| a.tokens.len()).sum();
+    assert_eq!(pauses.get(), tokens - answers.len());
+}

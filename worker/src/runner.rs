@@ -1,15 +1,20 @@
-//! The engine as the service's `Runner` inside the isolate: one thread, no queue, the
-//! generation runs in the request that asked for it.
+//! The engine as the service's `Runner` inside the isolate: one thread, no queue. Each
+//! generation runs as its own task of the request that asked for it, pausing for a timer tick
+//! after every token so the runtime can send the deltas out as they come.
 
-use futures_util::FutureExt;
+use std::sync::Arc;
+use std::time::Duration;
+
 use hearth::contract::ApiError;
 use hearth::engine::Engine;
-use hearth::generate::{GenerationRequest, generate};
+use hearth::generate::{GenerationRequest, generate_paced};
 use hearth::service::{Job, JobEvent, Runner, report_deltas};
 use hearth::text::ChatFormat;
+use worker::Delay;
+use worker::wasm_bindgen_futures::spawn_local;
 
 pub struct IsolateRunner {
-    engine: Engine,
+    engine: Arc<Engine>,
     format: ChatFormat,
     context_length: usize,
 }
@@ -19,7 +24,7 @@ impl IsolateRunner {
         Self {
             format: engine.format.clone(),
             context_length: engine.context_length(),
-            engine,
+            engine: Arc::new(engine),
         }
     }
 }
@@ -33,28 +38,27 @@ impl Runner for IsolateRunner {
         self.context_length
     }
 
-    /// Runs the whole generation before returning: flex's reads are ready at once, so the
-    /// future never waits, and finishing here means no other request's event can be the one
-    /// that wakes this request (the Workers runtime would refuse its I/O then). Never 503:
-    /// requests in one isolate run one after another, and the platform spreads load over
-    /// isolates. A stream's events are therefore all ready when its body starts.
+    /// Never 503: the platform spreads load over isolates. The task is spawned while this
+    /// request's handler runs, so its timers and wake-ups belong to this request (the Workers
+    /// runtime refuses I/O on behalf of another request). A dropped job (the client went
+    /// away) aborts at the next token.
     fn submit(&self, request: GenerationRequest) -> Result<Job, ApiError> {
         let (events, job) = Job::channel();
-        let engine = &self.engine;
-        let done = match generate(
-            &engine.model,
-            &engine.format,
-            &request,
-            report_deltas(&events),
-        )
-        .now_or_never()
-        {
-            Some(result) => result.map_err(|e| e.to_string()),
-            None => {
-                Err("a device read did not complete at once; the isolate runs on flex only".into())
-            }
-        };
-        let _ = events.try_send(JobEvent::Done(done));
+        let engine = self.engine.clone();
+        spawn_local(async move {
+            // A macrotask, not a microtask: only then does the runtime flush the stream.
+            let pause = || Delay::from(Duration::ZERO);
+            let done = generate_paced(
+                &engine.model,
+                &engine.format,
+                &request,
+                report_deltas(&events),
+                pause,
+            )
+            .await
+            .map_err(|e| e.to_string());
+            let _ = events.try_send(JobEvent::Done(done));
+        });
         Ok(job)
     }
 }

@@ -103,3 +103,25 @@ test('a checkpoint that cannot fit in 128 MB is refused before its weights are f
     await big.close();
   }
 });
+
+test('a streamed answer leaves the isolate token by token', async () => {
+  const response = await fetchFresh(`${worker.url}/api/v1/chat/completion_messages`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer test-key', 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'tiny-gqa-tied', messages: [{ role: 'user', content: 'Tell a story.' }], max_tokens: 64, temperature: 0.8, seed: 1, stream: true }),
+  });
+  assert.equal(response.status, 200);
+  // When each piece of the body arrives: all at once would mean nothing streamed.
+  const arrivals = [];
+  let text = '';
+  const decoder = new TextDecoder();
+  for await (const chunk of response.body) {
+    arrivals.push(performance.now());
+    text += decoder.decode(chunk, { stream: true });
+  }
+  assert.match(text, /data: \[DONE\]\n\n$/);
+  const spread = arrivals.at(-1) - arrivals[0];
+  console.log(`isolate: streamed 64 tokens in ${arrivals.length} reads over ${Math.round(spread)} ms`);
+  assert.ok(arrivals.length >= 16, `${arrivals.length} reads`);
+  assert.ok(spread > 100, `the first and last pieces arrived ${spread} ms apart`);
+});
