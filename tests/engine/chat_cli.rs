@@ -2,24 +2,19 @@
 //! the first is the greedy answer the engine gives for the same conversation.
 
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use burn::tensor::{DType, Device};
 use hearth::engine::Engine;
 use hearth::generate::{GenerationRequest, SamplingParams, generate};
 use hearth::native::files::DirSource;
-use hearth::native::make_test_model;
 use hearth::text::Message;
 
 use crate::common;
 
 #[test]
 fn chat_streams_each_turn_and_answers_greedily_at_temperature_0() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("chat-model");
-    let _ = std::fs::remove_dir_all(&dir);
-    let tokenizer = common::tokenizer_dir().join("tokenizer.json");
-    make_test_model::run(&dir, "tiny-gqa-tied", Some(&tokenizer), 0, None, 1).unwrap();
+    let dir = common::tiny_model_dir("chat-model");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
         .args([

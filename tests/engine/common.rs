@@ -46,6 +46,17 @@ pub fn model_files_with(
         .collect()
 }
 
+/// `hearth make-test-model --preset tiny-gqa-tied` written afresh to a directory of its own
+/// under the target's temp dir (tests run in parallel, so each names its own).
+pub fn tiny_model_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    let tokenizer = tokenizer_dir().join("tokenizer.json");
+    hearth::native::make_test_model::run(&dir, "tiny-gqa-tied", Some(&tokenizer), 0, None, 1)
+        .expect("test model written");
+    dir
+}
+
 pub fn load(preset: &str, device: &Device, dtype: DType) -> Engine {
     Engine::load(&model_files(preset), device, dtype).expect("test model loads")
 }

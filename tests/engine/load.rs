@@ -12,8 +12,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use hearth::native::make_test_model;
-
 use crate::common;
 
 const REQUESTS: usize = 200;
@@ -154,18 +152,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// A tiny model directory of this test's own (tests run in parallel).
-fn model_dir(name: &str) -> std::path::PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    let tokenizer = common::tokenizer_dir().join("tokenizer.json");
-    make_test_model::run(&dir, "tiny-gqa-tied", Some(&tokenizer), 0, None, 1).unwrap();
-    dir
-}
-
 #[test]
 fn two_hundred_requests_from_32_clients() {
-    let model = model_dir("load-model");
+    let model = common::tiny_model_dir("load-model");
     let server = Server::start(&model, 16);
     let addr = server.addr;
     // Warm up every thread the server will use, so "before" is its steady state.
@@ -234,7 +223,7 @@ fn two_hundred_requests_from_32_clients() {
 
 #[test]
 fn a_client_hanging_up_frees_its_slot() {
-    let model = model_dir("hangup-model");
+    let model = common::tiny_model_dir("hangup-model");
     // No waiting room: while one answer runs, everyone else gets 503.
     let server = Server::start(&model, 0);
     let addr = server.addr;

@@ -15,15 +15,11 @@ use worker::wasm_bindgen_futures::spawn_local;
 
 pub struct IsolateRunner {
     engine: Arc<Engine>,
-    format: ChatFormat,
-    context_length: usize,
 }
 
 impl IsolateRunner {
     pub fn new(engine: Engine) -> Self {
         Self {
-            format: engine.format.clone(),
-            context_length: engine.context_length(),
             engine: Arc::new(engine),
         }
     }
@@ -31,11 +27,11 @@ impl IsolateRunner {
 
 impl Runner for IsolateRunner {
     fn format(&self) -> &ChatFormat {
-        &self.format
+        &self.engine.format
     }
 
     fn context_length(&self) -> usize {
-        self.context_length
+        self.engine.context_length()
     }
 
     /// Never 503: the platform spreads load over isolates. The task is spawned while this
