@@ -1,6 +1,8 @@
 //! Which burn device runs the model: flex on the CPU (everywhere), or wgpu (Vulkan, Metal,
 //! DX12 natively; WebGPU in the browser).
 
+use std::sync::Mutex;
+
 use burn::tensor::{DType, Device};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +46,75 @@ pub fn cpu() -> Device {
     Device::flex()
 }
 
+/// The largest buffer each initialized GPU device binds at once. burn's `Device` does not
+/// carry its adapter's limits, so whoever initializes a device records them here for the
+/// model loader.
+static BUFFER_LIMITS: Mutex<Vec<(Device, u64)>> = Mutex::new(Vec::new());
+
+/// The largest tensor `device` holds in one buffer, `None` when it has no such limit.
+pub fn buffer_limit(device: &Device) -> Option<u64> {
+    let limits = BUFFER_LIMITS.lock().unwrap_or_else(|e| e.into_inner());
+    limits.iter().find(|(d, _)| d == device).map(|(_, l)| *l)
+}
+
+/// What an initialized wgpu device can do, as the loader needs it.
+#[cfg(feature = "wgpu")]
+#[derive(Debug, Clone)]
+pub struct GpuInfo {
+    /// The adapter's name and backend, e.g. "llvmpipe (Vulkan)".
+    pub adapter: String,
+    /// The largest storage buffer one binding holds (and one buffer may be).
+    pub max_buffer_bytes: u64,
+    pub shader_f16: bool,
+}
+
+#[cfg(feature = "wgpu")]
+fn register(device: &Device, setup: &burn::tensor::wgpu::WgpuSetup) -> GpuInfo {
+    let limits = setup.device.limits();
+    let max_buffer_bytes = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size);
+    let info = setup.adapter.get_info();
+    BUFFER_LIMITS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((device.clone(), max_buffer_bytes));
+    GpuInfo {
+        adapter: match info.name.as_str() {
+            "" => format!("{:?}", setup.backend),
+            name => format!("{name} ({:?})", setup.backend),
+        },
+        max_buffer_bytes,
+        shader_f16: setup
+            .device
+            .features()
+            .contains(burn::tensor::wgpu::wgpu::Features::SHADER_F16),
+    }
+}
+
 /// The default wgpu adapter, or why there is none.
+/// Initialized once per process (burn refuses a second initialization).
 #[cfg(all(feature = "wgpu", not(target_family = "wasm")))]
-pub fn wgpu() -> Result<Device, String> {
-    Device::wgpu_options().init().map_err(|e| format!("{e:?}"))
+pub fn wgpu() -> Result<(Device, GpuInfo), String> {
+    static WGPU: std::sync::OnceLock<Result<(Device, GpuInfo), String>> =
+        std::sync::OnceLock::new();
+    WGPU.get_or_init(|| {
+        let (device, setup) = Device::wgpu_options()
+            .init_with_setup()
+            .map_err(|e| format!("{e:?}"))?;
+        let info = register(&device, &setup);
+        Ok((device, info))
+    })
+    .clone()
+}
+
+/// The browser's WebGPU adapter, or why there is none.
+#[cfg(all(feature = "wgpu", target_family = "wasm"))]
+pub async fn webgpu() -> Result<(Device, GpuInfo), String> {
+    let (device, setup) = Device::wgpu_options()
+        .init_with_setup_async()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let info = register(&device, &setup);
+    Ok((device, info))
 }

@@ -9,5 +9,9 @@ pub mod model;
 pub mod service;
 pub mod text;
 
+#[cfg(target_family = "wasm")]
+pub mod local_runner;
 #[cfg(feature = "native")]
 pub mod native;
+#[cfg(all(feature = "web", target_family = "wasm"))]
+pub mod web;

@@ -10,21 +10,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 WORKER_BUILD_VERSION=0.8.7
-WASM_BINDGEN_VERSION=0.2.130
-TOOLS="${HEARTH_TOOLS:-$HOME/.cache/hearth/tools}"
 export CARGO_TARGET_DIR="${HEARTH_WORKER_TARGET_DIR:-$HOME/.cache/hearth/target-worker}"
-
-# $1 binary, $2 crate, $3 version, $4 what `--version` prints.
-tool() {
-  local bin="$TOOLS/bin/$1"
-  if ! [ -x "$bin" ] || [ "$("$bin" --version 2>/dev/null)" != "$4" ]; then
-    echo "build.sh: installing $2 $3 into $TOOLS" >&2
-    # wasm-bindgen-cli's own lock wants a crate version the registry lacks: no --locked.
-    CARGO_TARGET_DIR="$TOOLS/target" cargo install --quiet --root "$TOOLS" "$2" --version "$3" --force
-  fi
-}
-tool wasm-bindgen wasm-bindgen-cli "$WASM_BINDGEN_VERSION" "wasm-bindgen $WASM_BINDGEN_VERSION"
-tool worker-build worker-build "$WORKER_BUILD_VERSION" "$WORKER_BUILD_VERSION"
+# shellcheck source=../scripts/wasm-tools.sh
+source ../scripts/wasm-tools.sh
+install_wasm_bindgen
+install_tool worker-build worker-build "$WORKER_BUILD_VERSION" "$WORKER_BUILD_VERSION"
 
 if ! [ -x node_modules/@esbuild/linux-x64/bin/esbuild ] || ! [ -d node_modules/miniflare ]; then
   npm ci --no-audit --no-fund

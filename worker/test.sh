@@ -3,7 +3,7 @@
 # runs test/*.test.mjs (Miniflare on 127.0.0.1) one file at a time. Needs the native binary
 # (HEARTH_BIN, default $CARGO_TARGET_DIR/release/hearth, else ~/.cache/hearth/target/release/
 # hearth) and the Qwen tokenizer (scripts/fetch-tokenizer.sh) for the test models, which it
-# makes once into ~/.cache/hearth/worker-models.
+# makes once into ~/.cache/hearth/test-models.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 

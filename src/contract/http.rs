@@ -174,6 +174,29 @@ pub struct Incoming<'a> {
     pub body: &'a [u8],
 }
 
+/// A request as a runtime read it, owned; the contract reads it through [`Received::incoming`].
+#[derive(Debug, Clone, Default)]
+pub struct Received {
+    pub method: String,
+    /// May carry a query string.
+    pub path: String,
+    pub authorization: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming {
+            method: &self.method,
+            path: &self.path,
+            authorization: self.authorization.as_deref(),
+            content_type: self.content_type.as_deref(),
+            body: &self.body,
+        }
+    }
+}
+
 /// What the runtime is configured with.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy<'a> {

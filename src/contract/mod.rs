@@ -22,7 +22,7 @@ mod tests;
 
 pub use error::{ApiError, ERROR_TABLE, ErrorKind, ErrorRow};
 pub use http::{
-    Admitted, DEFAULT_BODY_LIMIT, Endpoint, Incoming, Policy, ROUTES, admit, check_auth,
+    Admitted, DEFAULT_BODY_LIMIT, Endpoint, Incoming, Policy, ROUTES, Received, admit, check_auth,
     check_body_size, check_content_type, error_body, route,
 };
 pub use json::parse_object;

@@ -55,6 +55,14 @@ pub enum LoadError {
     /// A tokenizer or chat-template file; the message names it.
     #[error("{0}")]
     Text(String),
+    #[error(
+        "tensor {tensor} needs {bytes} bytes in one buffer, over the device's limit of {limit} bytes per buffer; run it on the CPU or in a narrower dtype"
+    )]
+    TooLarge {
+        tensor: String,
+        bytes: u64,
+        limit: u64,
+    },
     #[error("the {backend} backend cannot run dtype {dtype}")]
     UnsupportedDtype { backend: String, dtype: String },
 }

@@ -5,9 +5,9 @@
 use burn::tensor::activation::silu;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{DType, Device, Int, Tensor};
+use burn::tensor::{DType, Device, Tensor};
 
-use super::{KvCache, LoadError, Qwen2Config, Rope, Weights};
+use super::{KvCache, LoadError, Qwen2Config, Rope, VocabMatrix, Weights};
 
 struct Linear {
     /// `[out, in]` as stored; multiplied through a transposed view.
@@ -70,22 +70,38 @@ struct DecoderLayer {
 /// The loaded model: immutable, shared by every sequence; per-sequence state is a [`KvCache`].
 pub struct Qwen2 {
     config: Qwen2Config,
-    embed_tokens: Tensor<2>,
+    embed_tokens: VocabMatrix,
     layers: Vec<DecoderLayer>,
     norm: RmsNorm,
     /// `None` when the embedding is tied.
-    lm_head: Option<Tensor<2>>,
+    lm_head: Option<VocabMatrix>,
     rope: Rope,
     device: Device,
     dtype: DType,
 }
 
 impl Qwen2 {
+    /// Loads the network onto `device` in `dtype`, within the buffer size the device
+    /// registered (see `backend::buffer_limit`).
     pub fn load(
         config: Qwen2Config,
         weights: &Weights,
         device: &Device,
         dtype: DType,
+    ) -> Result<Self, LoadError> {
+        let limit = crate::backend::buffer_limit(device);
+        Self::load_within(config, weights, device, dtype, limit)
+    }
+
+    /// [`Qwen2::load`] with every tensor in buffers of at most `max_buffer_bytes`: the
+    /// vocabulary matrices are split into row blocks, anything else that would not fit is
+    /// refused.
+    pub fn load_within(
+        config: Qwen2Config,
+        weights: &Weights,
+        device: &Device,
+        dtype: DType,
+        max_buffer_bytes: Option<u64>,
     ) -> Result<Self, LoadError> {
         let c = &config;
         let (h, kv, im) = (
@@ -93,7 +109,21 @@ impl Qwen2 {
             c.num_key_value_heads * c.head_dim(),
             c.intermediate_size,
         );
-        let matrix = |name: &str, rows, cols| weights.load(name, [rows, cols], device, dtype);
+        let matrix = |name: &str, rows: usize, cols: usize| {
+            let bytes = (rows * cols * dtype.size()) as u64;
+            match max_buffer_bytes {
+                Some(limit) if bytes > limit => Err(LoadError::TooLarge {
+                    tensor: name.to_string(),
+                    bytes,
+                    limit,
+                }),
+                _ => weights.load(name, [rows, cols], device, dtype),
+            }
+        };
+        let vocab = |name: &str| {
+            let shape = [c.vocab_size, h];
+            VocabMatrix::load(weights, name, shape, (device, dtype), max_buffer_bytes)
+        };
         let vector = |name: &str, len| weights.load(name, [len], device, dtype);
         let linear = |name: &str, out, inp, bias: bool| -> Result<Linear, LoadError> {
             Ok(Linear {
@@ -133,10 +163,10 @@ impl Qwen2 {
         // Some tied checkpoints still ship lm_head.weight; use it when present.
         let lm_head = match c.tie_word_embeddings && !weights.contains("lm_head.weight") {
             true => None,
-            false => Some(matrix("lm_head.weight", c.vocab_size, h)?),
+            false => Some(vocab("lm_head.weight")?),
         };
         Ok(Self {
-            embed_tokens: matrix("model.embed_tokens.weight", c.vocab_size, h)?,
+            embed_tokens: vocab("model.embed_tokens.weight")?,
             layers,
             norm: norm("model.norm")?,
             lm_head,
@@ -188,9 +218,7 @@ impl Qwen2 {
             cache.len() + len,
             cache.capacity()
         );
-        let ids: Vec<i32> = ids.iter().map(|&id| id as i32).collect();
-        let ids = Tensor::<1, Int>::from_ints(ids.as_slice(), &self.device);
-        let mut x = self.embed_tokens.clone().select(0, ids);
+        let mut x = self.embed_tokens.embed(ids, &self.device);
         for (i, layer) in self.layers.iter().enumerate() {
             let h = layer.input_layernorm.forward(x.clone());
             x = x + self.attention(&layer.self_attn, h, i, cache);
@@ -200,7 +228,7 @@ impl Qwen2 {
         cache.advance(len);
         let last = self.norm.forward(x.slice(len - 1..len));
         let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
-        last.matmul(head.clone().transpose()).cast(DType::F32)
+        head.project(last).cast(DType::F32)
     }
 
     fn attention(

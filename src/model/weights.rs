@@ -166,7 +166,27 @@ impl Weights {
         device: &Device,
         dtype: DType,
     ) -> Result<Tensor<D>, LoadError> {
+        let rows = shape.first().copied().unwrap_or(1);
+        let mut parts = self.load_row_chunks(name, &shape, rows, device, dtype)?;
+        Ok(parts.pop().expect("one chunk"))
+    }
+
+    /// Loads `name` (checked to have `shape`) as consecutive blocks of at most `rows` rows
+    /// of its first dimension: how a matrix too large for one GPU buffer is placed.
+    pub fn load_row_chunks<const D: usize>(
+        &self,
+        name: &str,
+        shape: &[usize; D],
+        rows: usize,
+        device: &Device,
+        dtype: DType,
+    ) -> Result<Vec<Tensor<D>>, LoadError> {
         let (file, raw) = self.raw(name)?;
+        let context = |message: String| LoadError::Tensor {
+            file: file.file().to_string(),
+            tensor: name.to_string(),
+            message,
+        };
         if raw.shape != shape {
             return Err(LoadError::Shape {
                 file: file.file().to_string(),
@@ -175,17 +195,30 @@ impl Weights {
                 found: raw.shape.to_vec(),
             });
         }
-        let data = convert(&raw, dtype).map_err(|message| LoadError::Tensor {
-            file: file.file().to_string(),
-            tensor: name.to_string(),
-            message,
-        })?;
-        let tensor = Tensor::from_data(data, (device, dtype));
-        if let Some(progress) = &self.progress {
-            self.loaded.set(self.loaded.get() + raw.bytes.len() as u64);
-            progress(self.loaded.get(), self.total_bytes());
+        // A 1-row view of an empty or scalar tensor still yields one (empty) block.
+        let total_rows = shape.first().copied().unwrap_or(1).max(1);
+        let rows = rows.clamp(1, total_rows);
+        let row_bytes = raw.bytes.len() / total_rows;
+        let mut parts = Vec::with_capacity(total_rows.div_ceil(rows));
+        for start in (0..total_rows).step_by(rows) {
+            let end = (start + rows).min(total_rows);
+            let mut part_shape = *shape;
+            if let Some(first) = part_shape.first_mut() {
+                *first = (*first).min(end - start);
+            }
+            let part = RawTensor {
+                dtype: raw.dtype,
+                shape: &part_shape,
+                bytes: &raw.bytes[start * row_bytes..end * row_bytes],
+            };
+            let data = convert(&part, dtype).map_err(context)?;
+            parts.push(Tensor::from_data(data, (device, dtype)));
+            if let Some(progress) = &self.progress {
+                self.loaded.set(self.loaded.get() + part.bytes.len() as u64);
+                progress(self.loaded.get(), self.total_bytes());
+            }
         }
-        Ok(tensor)
+        Ok(parts)
     }
 }
 

@@ -69,14 +69,16 @@ impl CheckpointOptions {
                 (dir, name)
             }
         };
+        let gpu = || {
+            let (device, info) = backend::wgpu().map_err(|e| format!("no wgpu adapter: {e}"))?;
+            tracing::info!(adapter = %info.adapter, max_buffer_mib = info.max_buffer_bytes >> 20, "wgpu");
+            Ok::<_, String>((device, Backend::Wgpu))
+        };
         let (device, backend) = match self.backend {
             Some(Backend::Cpu) => (backend::cpu(), Backend::Cpu),
-            Some(Backend::Wgpu) => (
-                backend::wgpu().map_err(|e| format!("no wgpu adapter: {e}"))?,
-                Backend::Wgpu,
-            ),
-            None => match backend::wgpu() {
-                Ok(device) => (device, Backend::Wgpu),
+            Some(Backend::Wgpu) => gpu()?,
+            None => match gpu() {
+                Ok(picked) => picked,
                 Err(e) => {
                     tracing::info!(reason = %e, "no wgpu adapter; running on the CPU");
                     (backend::cpu(), Backend::Cpu)

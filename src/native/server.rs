@@ -19,7 +19,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::contract::{ApiError, Incoming, error_body};
+use crate::contract::{ApiError, Received, error_body};
 use crate::service::{Body, Service, TokenCounts};
 
 type ResponseBody = BoxBody<Bytes, Infallible>;
@@ -113,17 +113,17 @@ async fn respond(
             ));
         }
     };
-    let incoming = Incoming {
-        method: &method,
-        path: &path,
-        authorization: authorization.as_deref(),
-        content_type: content_type.as_deref(),
-        body: &body,
-    };
-    let response = service.handle(&incoming).await;
-    let log = RequestLog {
+    let received = Received {
         method,
         path,
+        authorization,
+        content_type,
+        body,
+    };
+    let response = service.handle(&received.incoming()).await;
+    let log = RequestLog {
+        method: received.method,
+        path: received.path,
         status: response.status,
         started,
     };

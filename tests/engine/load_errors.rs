@@ -222,3 +222,23 @@ fn tokenizer_larger_than_vocab_is_refused() {
         "{message}"
     );
 }
+
+/// On a device whose buffers are smaller than one of the layers' matrices, loading names the
+/// matrix and both sizes instead of failing inside the GPU runtime.
+#[test]
+fn tensor_over_the_buffer_limit_is_named() {
+    use hearth::model::{Qwen2, Qwen2Config, Weights};
+    let files = common::model_files("tiny-gqa-tied");
+    let config = Qwen2Config::from_json((*files["config.json"]).as_ref()).unwrap();
+    let weights = Weights::open(&files).unwrap();
+    let limit = (config.hidden_size * 4) as u64; // one f32 row of the vocabulary fits
+    let error = match Qwen2::load_within(config, &weights, &Device::flex(), DType::F32, Some(limit))
+    {
+        Ok(_) => panic!("a model over the buffer limit loaded"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        error.contains("model.layers.0.") && error.contains(&format!("limit of {limit} bytes")),
+        "{error}"
+    );
+}

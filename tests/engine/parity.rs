@@ -3,6 +3,7 @@
 //! (tests/reference/make_golden.py → tests/golden/<preset>.json).
 
 use burn::tensor::{DType, Device, Tensor};
+use hearth::model::{Qwen2, Weights};
 use hearth::text::Message;
 
 use crate::common;
@@ -30,6 +31,17 @@ pub fn golden_conversation() -> Vec<Message> {
 
 /// Checks one preset on `device`; returns the largest logit error seen.
 pub fn check(preset: &str, device: &Device, tolerance: f64) -> f64 {
+    check_within(preset, device, tolerance, None)
+}
+
+/// [`check`] with every weight in buffers of at most `max_buffer_bytes` (the vocabulary
+/// matrices split into row blocks).
+pub fn check_within(
+    preset: &str,
+    device: &Device,
+    tolerance: f64,
+    max_buffer_bytes: Option<u64>,
+) -> f64 {
     let golden = common::golden(&format!("{preset}.json"));
     let files = common::model_files(preset);
     let weights = files.get("model.safetensors").expect("weights");
@@ -38,7 +50,13 @@ pub fn check(preset: &str, device: &Device, tolerance: f64) -> f64 {
         golden["safetensors_sha256"].as_str().unwrap(),
         "{preset}: the test model's weights are not the ones the golden file was made from"
     );
-    let engine = hearth::engine::Engine::load(&files, device, DType::F32).expect("loads");
+    let mut engine = hearth::engine::Engine::load(&files, device, DType::F32).expect("loads");
+    if max_buffer_bytes.is_some() {
+        let weights = Weights::open(&files).expect("weights");
+        let config = engine.model.config().clone();
+        engine.model = Qwen2::load_within(config, &weights, device, DType::F32, max_buffer_bytes)
+            .expect("loads within the limit");
+    }
     let prompt = engine
         .format
         .prompt_ids(&golden_conversation())
@@ -73,7 +91,9 @@ pub fn check(preset: &str, device: &Device, tolerance: f64) -> f64 {
         logits = engine.model.forward(&[id], &mut cache);
     }
     assert_eq!(greedy, expected, "{preset}: greedy ids");
-    eprintln!("{preset} on {device:?}: max logit error {worst:.3e}");
+    eprintln!(
+        "{preset} on {device:?} within {max_buffer_bytes:?} bytes: max logit error {worst:.3e}"
+    );
     worst
 }
 

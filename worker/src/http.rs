@@ -2,54 +2,33 @@
 //! types.
 
 use futures_util::stream;
-use hearth::contract::{ApiError, Envelope, HealthResult, Incoming, error_body};
+use hearth::contract::{ApiError, Envelope, HealthResult, Received, error_body};
 use hearth::service::{self, Body};
 use worker::{Headers, Request, Response, ResponseBuilder, Result};
 
-/// A request as read from the runtime, owned so it outlives the runtime's `Request`.
-pub struct Received {
-    pub method: String,
-    /// The path with its query string, as sent.
-    pub path: String,
-    pub authorization: Option<String>,
-    pub content_type: Option<String>,
-    pub body: Vec<u8>,
-}
-
-impl Received {
-    pub async fn read(mut req: Request) -> Result<Self> {
-        let url = req.url()?;
-        let path = match url.query() {
-            Some(query) => format!("{}?{query}", url.path()),
-            None => url.path().to_string(),
-        };
-        let headers = req.headers();
-        let authorization = headers.get("authorization")?;
-        let content_type = headers.get("content-type")?;
-        // The raw method: the contract treats methods as case-sensitive.
-        let method = req.inner().method();
-        let body = match method.as_str() {
-            "GET" | "HEAD" => Vec::new(),
-            _ => req.bytes().await?,
-        };
-        Ok(Self {
-            method,
-            path,
-            authorization,
-            content_type,
-            body,
-        })
-    }
-
-    pub fn incoming(&self) -> Incoming<'_> {
-        Incoming {
-            method: &self.method,
-            path: &self.path,
-            authorization: self.authorization.as_deref(),
-            content_type: self.content_type.as_deref(),
-            body: &self.body,
-        }
-    }
+/// Reads a request from the runtime, owned so it outlives the runtime's `Request`.
+pub async fn read(mut req: Request) -> Result<Received> {
+    let url = req.url()?;
+    let path = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    };
+    let headers = req.headers();
+    let authorization = headers.get("authorization")?;
+    let content_type = headers.get("content-type")?;
+    // The raw method: the contract treats methods as case-sensitive.
+    let method = req.inner().method();
+    let body = match method.as_str() {
+        "GET" | "HEAD" => Vec::new(),
+        _ => req.bytes().await?,
+    };
+    Ok(Received {
+        method,
+        path,
+        authorization,
+        content_type,
+        body,
+    })
 }
 
 /// The contract's error answer for a request to `path` (OpenAI's shape under `/v1/`).

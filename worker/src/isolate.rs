@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use burn::tensor::{DType, Device};
-use hearth::contract::{Admitted, ApiError, DEFAULT_BODY_LIMIT};
+use hearth::contract::{Admitted, ApiError, DEFAULT_BODY_LIMIT, Received};
 use hearth::engine::Engine;
+use hearth::local_runner::{LocalRunner, Pause};
 use hearth::model::safetensors::Blob;
 use hearth::model::{INDEX_FILE, Qwen2, Qwen2Config, SINGLE_FILE, Weights};
 use hearth::service::{Config, ServedModel, Service};
@@ -18,8 +19,7 @@ use hearth::text::ChatFormat;
 use worker::{Delay, Response, Result, console_log, js_sys};
 
 use crate::fit::Estimate;
-use crate::http::{self, Received};
-use crate::runner::IsolateRunner;
+use crate::http;
 use crate::settings::{Isolate, Origin, Settings};
 
 /// How often a request waiting for another's load looks again.
@@ -161,7 +161,7 @@ impl Load {
         Ok(Rc::new(Service::new(Config {
             models: vec![ServedModel {
                 id: self.model_id,
-                runner: Arc::new(IsolateRunner::new(engine)),
+                runner: Arc::new(LocalRunner::new(engine, pause)),
             }],
             keys: self.keys,
             body_limit: DEFAULT_BODY_LIMIT,
@@ -268,6 +268,11 @@ fn shard_names(index: &[u8]) -> std::result::Result<Vec<String>, String> {
     names.sort();
     names.dedup();
     Ok(names)
+}
+
+/// A timer tick: a macrotask, after which the runtime flushes the stream.
+fn pause() -> Pause {
+    Box::pin(Delay::from(Duration::ZERO))
 }
 
 /// The wasm linear memory's size: it only grows, so this is the peak so far.

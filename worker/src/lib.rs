@@ -6,7 +6,6 @@ mod checkpoint;
 mod fit;
 mod http;
 mod isolate;
-mod runner;
 mod settings;
 mod upstream;
 
@@ -17,7 +16,7 @@ use settings::{Mode, Settings};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let received = http::Received::read(req).await?;
+    let received = http::read(req).await?;
     let settings = match Settings::from_env(&env) {
         Ok(settings) => settings,
         Err(message) => {

@@ -3,13 +3,13 @@
 //! speaks the contract), and turns the upstream's failures into the contract's 502 and 504.
 
 use futures_util::future::{Either, select};
-use hearth::contract::{Admitted, ApiError, ErrorKind};
+use hearth::contract::{Admitted, ApiError, ErrorKind, Received};
 use worker::{
     AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, Response, Result,
     js_sys::Uint8Array,
 };
 
-use crate::http::{self, Received};
+use crate::http;
 use crate::settings::{Settings, Upstream};
 
 /// How much of an unusable upstream body an error message quotes.

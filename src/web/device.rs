@@ -1,0 +1,126 @@
+//! Where the browser runs the model: WebGPU when the page asks for it (or for "auto") and
+//! the adapter can hold every tensor, else the CPU. The answer says why, for `engine.device`.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use burn::tensor::{DType, Device};
+use wasm_bindgen::JsError;
+
+use crate::backend::{self, GpuInfo};
+use crate::model::Qwen2Config;
+use crate::model::safetensors::Blob;
+use crate::model::synthetic::tensor_shapes;
+
+pub struct Picked {
+    pub device: Device,
+    /// "webgpu" or "cpu".
+    pub kind: &'static str,
+    pub reason: String,
+    pub adapter: Option<String>,
+    pub max_buffer_bytes: Option<u64>,
+}
+
+/// `unavailable`: why WebGPU cannot be used, when the page already knows.
+pub async fn pick(
+    wanted: &str,
+    unavailable: Option<&str>,
+    files: &HashMap<String, Blob>,
+    dtype: DType,
+) -> Result<Picked, JsError> {
+    let webgpu = || async {
+        match unavailable {
+            Some(why) => Err(why.to_string()),
+            None => webgpu(files, dtype).await,
+        }
+    };
+    match wanted {
+        "cpu" => Ok(cpu("the page asked for the CPU".into())),
+        "webgpu" => webgpu().await.map_err(|e| JsError::new(&e)),
+        "auto" => Ok(match webgpu().await {
+            Ok(picked) => picked,
+            Err(why) => cpu(format!("{why}, so the CPU")),
+        }),
+        other => Err(JsError::new(&format!(
+            "unknown device {other:?}: use \"auto\", \"webgpu\" or \"cpu\""
+        ))),
+    }
+}
+
+fn cpu(reason: String) -> Picked {
+    Picked {
+        device: backend::cpu(),
+        kind: "cpu",
+        reason,
+        adapter: None,
+        max_buffer_bytes: None,
+    }
+}
+
+async fn webgpu(files: &HashMap<String, Blob>, dtype: DType) -> Result<Picked, String> {
+    let (device, gpu) = adapter().await?;
+    match dtype {
+        DType::F16 if !gpu.shader_f16 => {
+            return Err(format!(
+                "the WebGPU adapter {} lacks shader-f16",
+                gpu.adapter
+            ));
+        }
+        DType::BF16 => return Err("WebGPU has no bf16".into()),
+        _ => {}
+    }
+    let config = files
+        .get("config.json")
+        .ok_or("config.json is missing")
+        .and_then(|b| {
+            Qwen2Config::from_json((**b).as_ref()).map_err(|_| "config.json is invalid")
+        })?;
+    // The vocabulary matrices are split to fit; every other tensor must fit whole.
+    let mib = |b: u64| b >> 20;
+    let largest = tensor_shapes(&config)
+        .into_iter()
+        .filter(|(name, _)| !name.contains("embed_tokens") && !name.starts_with("lm_head"))
+        .map(|(name, shape)| {
+            (
+                shape.iter().product::<usize>() as u64 * dtype.size() as u64,
+                name,
+            )
+        })
+        .max();
+    if let Some((bytes, name)) = largest.filter(|(bytes, _)| *bytes > gpu.max_buffer_bytes) {
+        return Err(format!(
+            "{name} needs {} MiB in one buffer but the WebGPU adapter {} binds at most {} MiB",
+            mib(bytes),
+            gpu.adapter,
+            mib(gpu.max_buffer_bytes)
+        ));
+    }
+    Ok(Picked {
+        device,
+        kind: "webgpu",
+        reason: format!(
+            "WebGPU adapter {} (up to {} MiB per buffer{})",
+            gpu.adapter,
+            mib(gpu.max_buffer_bytes),
+            if gpu.shader_f16 { ", shader-f16" } else { "" }
+        ),
+        adapter: Some(gpu.adapter.clone()),
+        max_buffer_bytes: Some(gpu.max_buffer_bytes),
+    })
+}
+
+thread_local! {
+    /// burn initializes a runtime once; later engines in the same page reuse it.
+    static ADAPTER: RefCell<Option<Result<(Device, GpuInfo), String>>> = const { RefCell::new(None) };
+}
+
+async fn adapter() -> Result<(Device, GpuInfo), String> {
+    if let Some(found) = ADAPTER.with(|a| a.borrow().clone()) {
+        return found;
+    }
+    let found = backend::webgpu()
+        .await
+        .map_err(|e| format!("no WebGPU adapter ({e})"));
+    ADAPTER.with(|a| *a.borrow_mut() = Some(found.clone()));
+    found
+}

@@ -1,0 +1,213 @@
+//! The browser's engine, exported through wasm-bindgen and wrapped by web/src (the npm
+//! package): the checkpoint's files in, the same `Service` as every other runtime out.
+//! Values cross the boundary as JSON text and byte arrays, so the JavaScript side stays thin.
+
+mod device;
+mod response;
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use burn::tensor::DType;
+use js_sys::{Function, Map, Promise, Uint8Array};
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
+
+use crate::contract::{DEFAULT_BODY_LIMIT, Endpoint, Received};
+use crate::engine::Engine;
+use crate::local_runner::{LocalRunner, Pause};
+use crate::model::safetensors::Blob;
+use crate::service::{Config, ServedModel, Service};
+pub use response::WasmResponse;
+
+#[wasm_bindgen(inline_js = "export function macrotask() {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => resolve();
+    channel.port2.postMessage(null);
+  });
+}
+export function panicked(message) {
+  globalThis.hearthPanic = message;
+  console.error(message);
+}")]
+extern "C" {
+    /// A macrotask without setTimeout's 4 ms clamp on nested timers.
+    fn macrotask() -> Promise;
+    /// Records a panic's message where the page can read it: a panic aborts the module, and
+    /// the trap alone says only "unreachable".
+    fn panicked(message: String);
+}
+
+fn report_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        panicked(format!("hearth panicked: {info}"))
+    }));
+}
+
+fn pause() -> Pause {
+    Box::pin(async {
+        let _ = JsFuture::from(macrotask()).await;
+    })
+}
+
+/// `WasmEngine.load`'s options (JSON).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct LoadOptions {
+    /// "auto" (WebGPU when there is an adapter and the model fits it), "webgpu" or "cpu".
+    #[serde(default = "auto")]
+    device: String,
+    /// "f32" (default) or "f16" (WebGPU with shader-f16 only).
+    #[serde(default)]
+    dtype: Option<String>,
+    model_id: String,
+    /// API keys `handle` requires; none: no auth.
+    #[serde(default)]
+    keys: Vec<String>,
+    /// Why WebGPU cannot be used, as the JavaScript side found (core.js `prepareWebGpu`).
+    #[serde(default)]
+    webgpu_unavailable: Option<String>,
+}
+
+fn auto() -> String {
+    "auto".into()
+}
+
+#[wasm_bindgen]
+pub struct WasmEngine {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    service: Service,
+    runner: Arc<LocalRunner>,
+    /// Sent by in-page calls, which are trusted: the keys guard the HTTP-style `handle`.
+    own_key: Option<String>,
+    info: String,
+}
+
+#[wasm_bindgen]
+impl WasmEngine {
+    /// Loads a checkpoint from `files` (file name -> Uint8Array, the layout of a Hugging Face
+    /// repo). `on_progress(loaded, total)` is told the weight bytes placed on the device.
+    pub async fn load(
+        files: Map,
+        options: String,
+        on_progress: Option<Function>,
+    ) -> Result<WasmEngine, JsError> {
+        report_panics();
+        let options: LoadOptions = serde_json::from_str(&options)
+            .map_err(|e| JsError::new(&format!("load options: {e}")))?;
+        let files = take_files(&files);
+        let dtype = match options.dtype.as_deref() {
+            None => DType::F32,
+            Some(name) => crate::backend::parse_dtype(name)
+                .ok_or_else(|| JsError::new(&format!("unknown dtype {name:?}: use f32 or f16")))?,
+        };
+        let unavailable = options.webgpu_unavailable.as_deref();
+        let picked = device::pick(&options.device, unavailable, &files, dtype).await?;
+        let progress = Box::new(move |loaded: u64, total: u64| {
+            if let Some(f) = &on_progress {
+                let _ = f.call2(&JsValue::NULL, &loaded.into(), &total.into());
+            }
+        });
+        let started = js_sys::Date::now();
+        let engine = Engine::load_with_progress(&files, &picked.device, dtype, progress)
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        drop(files);
+        let load_ms = js_sys::Date::now() - started;
+        let context_length = engine.context_length();
+        let runner = Arc::new(LocalRunner::new(engine, pause));
+        let entropy = getrandom_04::u64().map_err(|e| JsError::new(&format!("no entropy: {e}")))?;
+        let service = Service::new(Config {
+            models: vec![ServedModel {
+                id: options.model_id.clone(),
+                runner: runner.clone(),
+            }],
+            keys: options.keys.clone(),
+            body_limit: DEFAULT_BODY_LIMIT,
+            clock: Arc::new(|| (js_sys::Date::now() / 1000.0) as u64),
+            entropy,
+        });
+        let info = serde_json::json!({
+            "modelId": options.model_id,
+            "contextLength": context_length,
+            "dtype": format!("{dtype:?}").to_lowercase(),
+            "device": picked.kind,
+            "reason": picked.reason,
+            "adapter": picked.adapter,
+            "maxBufferBytes": picked.max_buffer_bytes,
+            "loadMs": load_ms,
+        });
+        Ok(WasmEngine {
+            inner: Rc::new(Inner {
+                service,
+                runner,
+                own_key: options.keys.first().map(|k| format!("Bearer {k}")),
+                info: info.to_string(),
+            }),
+        })
+    }
+
+    /// What was loaded where, as JSON: modelId, contextLength, dtype, device ("webgpu" or
+    /// "cpu"), reason (why that device), adapter, maxBufferBytes, loadMs.
+    pub fn info(&self) -> String {
+        self.inner.info.clone()
+    }
+
+    /// Ends every running generation with what it has (finish_reason "abort").
+    pub fn abort(&self) {
+        self.inner.runner.abort();
+    }
+
+    /// One HTTP request of the contract; resolves to a [`WasmResponse`].
+    pub fn handle(
+        &self,
+        method: String,
+        path: String,
+        authorization: Option<String>,
+        content_type: Option<String>,
+        body: Vec<u8>,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let received = Received {
+                method,
+                path,
+                authorization,
+                content_type,
+                body,
+            };
+            let response = inner.service.handle(&received.incoming()).await;
+            Ok(WasmResponse::new(response).into())
+        })
+    }
+
+    /// A completion_messages request body from the page itself: no HTTP, so no auth.
+    pub fn complete(&self, body: Vec<u8>) -> Promise {
+        let endpoint = Endpoint::CompletionMessages;
+        let authorization = self.inner.own_key.clone();
+        self.handle(
+            endpoint.method().into(),
+            endpoint.path().into(),
+            authorization,
+            Some("application/json".into()),
+            body,
+        )
+    }
+}
+
+/// The files as the loader reads them. Each is copied into wasm memory once; the caller
+/// drops its copies.
+fn take_files(files: &Map) -> HashMap<String, Blob> {
+    let mut out = HashMap::new();
+    files.for_each(&mut |value, key| {
+        if let (Some(name), Ok(bytes)) = (key.as_string(), value.dyn_into::<Uint8Array>()) {
+            out.insert(name, Arc::new(bytes.to_vec()) as Blob);
+        }
+    });
+    out
+}

@@ -1,0 +1,103 @@
+// Every contract case (tests/contract/) against the browser package in Chromium: through
+// `engine.handle(Request)` with its HTTP statuses, and through `completionMessages` /
+// `completionMessagesStream`, whose envelopes must be the ones the HTTP answers carry.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { caseBody, checkCase, loadCases, runCases, SERVED_ID, TEST_KEY } from '../../tests/contract/runner.mjs';
+import { handleIn, launch, loadEngine, serveSite } from './browser.mjs';
+
+const COMPLETION = '/api/v1/chat/completion_messages';
+const cases = await loadCases();
+let site;
+let browser;
+let page;
+
+before(async () => {
+  site = await serveSite(['tiny-gqa-tied']);
+  browser = await launch();
+  page = await browser.page(`${site.url}/index.html`);
+  const info = await loadEngine(page, '/models/tiny-gqa-tied/', { device: 'cpu', modelId: SERVED_ID, keys: [TEST_KEY] });
+  assert.equal(info.device.kind, 'cpu');
+});
+
+after(async () => {
+  await browser?.close();
+  await site?.close();
+});
+
+test('every contract case through engine.handle(Request)', async () => {
+  const { passed, failed } = await runCases(handleIn(page), cases);
+  assert.deepEqual(failed, []);
+  assert.equal(passed, cases.length);
+});
+
+/**
+ * The cases an in-page call can express: a completion_messages POST that passes the HTTP
+ * checks (key, content type). Auth, routing and media-type cases are HTTP's alone.
+ */
+function inPage(testCase) {
+  const { method, path, headers = {} } = testCase.request;
+  const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+  return (
+    method === 'POST' &&
+    path === COMPLETION &&
+    lower.authorization === `Bearer ${TEST_KEY}` &&
+    lower['content-type'] === 'application/json' &&
+    ![401, 404, 405, 415].includes(testCase.expect.status)
+  );
+}
+
+test('every completion case through completionMessages and completionMessagesStream', async () => {
+  const selected = cases.filter(inPage);
+  assert.ok(selected.length >= 60, `${selected.length} cases`);
+  const failed = [];
+  for (const testCase of selected) {
+    const body = new TextDecoder().decode(caseBody(testCase.request));
+    const envelopes = await page.evaluate(async (body) => {
+      let streamed = false;
+      try {
+        streamed = JSON.parse(body)?.stream === true;
+      } catch {}
+      if (!streamed) return [await window.engine.completionMessages(body)];
+      const all = [];
+      for await (const envelope of window.engine.completionMessagesStream(body)) all.push(envelope);
+      return all;
+    }, body);
+    // The same envelopes, in the shape runner.mjs checks: one JSON body, or an event stream.
+    const first = envelopes[0];
+    const stream = testCase.expect.result.endsWith('stream') && first.code === 0;
+    const answer = {
+      status: first.code === 0 ? 200 : Math.floor(first.code / 100),
+      headers: [],
+      body: stream ? envelopes.map((e) => `data: ${JSON.stringify(e)}\n\n`).join('') + 'data: [DONE]\n\n' : JSON.stringify(first),
+    };
+    try {
+      checkCase({ ...testCase, expect: { ...testCase.expect, headers: {} } }, answer);
+    } catch (error) {
+      failed.push({ name: testCase.name, error: error.message });
+    }
+  }
+  assert.deepEqual(failed, []);
+});
+
+test('abort() ends the running answer with what it has', async () => {
+  const result = await page.evaluate(async (model) => {
+    const request = { model, messages: [{ role: 'user', content: 'Talk.' }], max_tokens: 400, temperature: 0 };
+    const envelopes = [];
+    for await (const envelope of window.engine.completionMessagesStream(request)) {
+      envelopes.push(envelope);
+      if (envelopes.length === 3) window.engine.abort();
+    }
+    return envelopes;
+  }, SERVED_ID);
+  const usage = result.at(-1).result.usage;
+  assert.equal(usage.finish_reason, 'abort');
+  assert.ok(usage.completion_tokens < 400, JSON.stringify(usage));
+  assert.ok(result.every((e) => e.code === 0));
+});
+
+test('a page error never happened', () => {
+  assert.deepEqual(page.errors, []);
+});

@@ -1,0 +1,61 @@
+// Parity: at temperature 0 the browser's answers and usage equal the native server's for the
+// same test model and requests, plain and streamed, on the CPU path (flex in wasm) and on
+// WebGPU (Chromium's SwiftShader adapter).
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { SERVED_ID, TEST_KEY } from '../../tests/contract/runner.mjs';
+import { outcome, PARITY_REQUESTS } from '../../tests/js/parity.mjs';
+import { startNative, testModel } from '../../tests/js/servers.mjs';
+import { handleIn, launch, loadEngine, serveSite } from './browser.mjs';
+
+const PRESET = 'tiny-gqa-tied';
+let native;
+let site;
+let browser;
+let page;
+
+before(async () => {
+  native = await startNative(testModel(PRESET));
+  site = await serveSite([PRESET]);
+  browser = await launch();
+  page = await browser.page(`${site.url}/index.html`);
+});
+
+after(async () => {
+  await browser?.close();
+  for (const server of [site, native]) await server?.close();
+});
+
+async function answerOf(fetchLike, base, request) {
+  const response = await fetchLike(`${base}/api/v1/chat/completion_messages`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json' },
+    body: new TextEncoder().encode(JSON.stringify({ model: SERVED_ID, ...request })),
+  });
+  const body = await response.text();
+  assert.equal(response.status, 200, body);
+  return outcome(body, request.stream);
+}
+
+for (const device of ['cpu', 'webgpu']) {
+  test(`temperature 0 answers on ${device} equal hearth serve's`, async () => {
+    const info = await loadEngine(page, `/models/${PRESET}/`, { device, modelId: SERVED_ID, keys: [TEST_KEY] });
+    assert.equal(info.device.kind, device, info.device.reason);
+    console.log(`${device}: ${info.device.reason}; loaded in ${Math.round(info.loadMs)} ms`);
+    for (const stream of [false, true]) {
+      for (const request of PARITY_REQUESTS) {
+        const r = { ...request, stream };
+        const want = await answerOf(fetch, native.url, r);
+        assert.deepEqual(await answerOf(handleIn(page), 'http://127.0.0.1', r), want, JSON.stringify(r));
+      }
+    }
+  });
+}
+
+test('device auto picks WebGPU where the adapter can hold the model, and says why', async () => {
+  const info = await loadEngine(page, `/models/${PRESET}/`, { device: 'auto', modelId: SERVED_ID });
+  assert.equal(info.device.kind, 'webgpu');
+  assert.match(info.device.reason, /WebGPU adapter .* MiB per buffer/);
+});
