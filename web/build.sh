@@ -4,6 +4,9 @@
 # into web/dist; then prints the wasm's size. Downloads nothing but registry packages
 # (wasm-bindgen-cli from crates.io, into a tool cache outside the clone).
 #
+# `--report` then also measures it in headless Chromium (web/report.mjs): the time to load the
+# tiny test model, and tokens/s on the CPU and on WebGPU for the Qwen2-0.5B-shaped test model.
+#
 # Environment: HEARTH_TOOLS (tool cache, default ~/.cache/hearth/tools), HEARTH_WEB_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -49,3 +52,8 @@ raw=$(stat -c %s "$bg")
 gz=$(gzip -9 -c "$bg" | wc -c)
 awk -v raw="$raw" -v gz="$gz" -v dir="$DIST_DIR" -v s=$((SECONDS - started)) \
   'BEGIN { printf "web/build.sh: %s in %ds; wasm %.1f MiB raw, %.1f MiB gzip\n", dir, s, raw / 1048576, gz / 1048576 }'
+
+if [ "${1:-}" = "--report" ]; then
+  [ -d web/node_modules/playwright-core ] || (cd web && npm ci --no-audit --no-fund)
+  node web/report.mjs
+fi

@@ -13,6 +13,8 @@ import { DIST, launch, loadEngine, serveSite } from './test/browser.mjs';
 const TINY = 'tiny-gqa-tied';
 const LARGE = 'qwen2-0.5b';
 const GEN_TOKENS = Number(process.env.HEARTH_WEB_REPORT_TOKENS ?? 32);
+// SwiftShader runs WebGPU on the CPU at a few seconds per 0.5B token: fewer there.
+const GEN_TOKENS_LARGE_WEBGPU = Number(process.env.HEARTH_WEB_REPORT_TOKENS_WEBGPU ?? 8);
 const withLarge = (process.env.HEARTH_WEB_REPORT_MODELS ?? 'all') !== 'tiny';
 const mib = (bytes) => (bytes / 1048576).toFixed(1);
 
@@ -22,19 +24,27 @@ console.log(`wasm: ${mib(wasm.length)} MiB raw, ${mib(gzipSync(wasm, { level: 9 
 const site = await serveSite(withLarge ? [TINY, LARGE] : [TINY]);
 const browser = await launch();
 const rows = [];
+/** Each measurement as it comes (a large model on SwiftShader takes minutes), then a table. */
+const record = (row) => {
+  rows.push(row);
+  console.log(JSON.stringify(row));
+};
 try {
   const page = await browser.page(`${site.url}/index.html`);
   for (const device of ['cpu', 'webgpu']) {
     const started = performance.now();
     const info = await loadEngine(page, `/models/${TINY}/`, { device, cache: false });
-    rows.push({ model: TINY, device, load_ms: Math.round(performance.now() - started), ...(await decode(page)) });
+    const load_ms = Math.round(performance.now() - started);
+    record({ model: TINY, device, load_ms, engine_load_ms: Math.round(info.loadMs), ...(await decode(page, GEN_TOKENS)) });
   }
   if (withLarge) {
     for (const device of ['cpu', 'webgpu']) {
       const started = performance.now();
       const info = await loadEngine(page, `/models/${LARGE}/`, { device, cache: false });
       const load_ms = Math.round(performance.now() - started);
-      rows.push({ model: LARGE, device, load_ms, ...(await decode(page)), note: info.device.reason });
+      const tokens = device === 'webgpu' ? GEN_TOKENS_LARGE_WEBGPU : GEN_TOKENS;
+      const engine_load_ms = Math.round(info.loadMs);
+      record({ model: LARGE, device, load_ms, engine_load_ms, ...(await decode(page, tokens)), note: info.device.reason });
       await page.evaluate(() => window.engine.dispose());
     }
   }
@@ -44,8 +54,8 @@ try {
 }
 console.table(rows);
 
-/** Time to first token and decode tokens/s of one greedy answer of GEN_TOKENS tokens. */
-async function decode(page) {
+/** Time to first token and decode tokens/s of one greedy answer of `tokens` tokens. */
+async function decode(page, tokens) {
   return page.evaluate(async (tokens) => {
     const request = {
       model: window.engine.modelId,
@@ -67,5 +77,5 @@ async function decode(page) {
       tokens: usage.completion_tokens,
       decode_tok_s: Number(((usage.completion_tokens - 1) / decodeS).toFixed(1)),
     };
-  }, GEN_TOKENS);
+  }, tokens);
 }

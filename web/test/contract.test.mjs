@@ -101,3 +101,24 @@ test('abort() ends the running answer with what it has', async () => {
 test('a page error never happened', () => {
   assert.deepEqual(page.errors, []);
 });
+
+// After the page-error check: the browser logs these deliberate 404s as errors.
+test('a checkpoint that cannot load is refused with the file and what is wrong', async () => {
+  const failure = (path, options = {}) =>
+    page.evaluate(
+      async ({ path, options }) => {
+        const { Engine } = await import('/hearth.js');
+        try {
+          (await Engine.load(path, options)).dispose();
+          return null;
+        } catch (error) {
+          return error.message;
+        }
+      },
+      { path, options },
+    );
+  assert.match(await failure('/models/absent/'), /\/models\/absent\/config\.json: not found \(404\)/);
+  assert.match(await failure('/models/tiny-gqa-tied/', { device: 'quantum' }), /unknown device "quantum"/);
+  // SwiftShader has no shader-f16: asking for f16 on WebGPU says so instead of failing later.
+  assert.match(await failure('/models/tiny-gqa-tied/', { device: 'webgpu', dtype: 'f16' }), /lacks shader-f16/);
+});
