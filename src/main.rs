@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use hearth::native::bench::{self, BenchOptions};
 use hearth::native::chat::{self, ChatOptions};
 use hearth::native::make_test_model;
 use hearth::native::serve::{self, ServeOptions};
@@ -26,6 +27,8 @@ enum Command {
     Serve(ServeOptions),
     /// Chat in the terminal; the answer streams as it is generated.
     Chat(ChatOptions),
+    /// Measure prefill and decode speed, time to first token, load time and peak memory.
+    Bench(BenchOptions),
     /// Write a checkpoint directory with seeded random weights in Qwen2's real layout.
     #[command(after_help = format!("Presets:\n{}", make_test_model::preset_help()))]
     MakeTestModel {
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(options) => serve::run(options),
         Command::Chat(options) => chat::run(options),
+        Command::Bench(options) => bench::run(options),
         Command::MakeTestModel {
             out,
             preset,

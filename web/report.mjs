@@ -2,7 +2,8 @@
 // The browser build's size and speed report: the wasm's size (raw and gzip), the time to load
 // the tiny test model, and decode tokens/s on the CPU path and on WebGPU for the
 // Qwen2-0.5B-shaped test model, in headless Chromium on this machine. `bash web/build.sh
-// --report` runs it after building; HEARTH_WEB_REPORT_MODELS=tiny skips the 0.5B model.
+// --report` runs it after building. HEARTH_WEB_REPORT_MODELS=tiny|large and
+// HEARTH_WEB_REPORT_DEVICES=cpu|webgpu measure only those.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,13 +16,15 @@ const LARGE = 'qwen2-0.5b';
 const GEN_TOKENS = Number(process.env.HEARTH_WEB_REPORT_TOKENS ?? 32);
 // SwiftShader runs WebGPU on the CPU at a few seconds per 0.5B token: fewer there.
 const GEN_TOKENS_LARGE_WEBGPU = Number(process.env.HEARTH_WEB_REPORT_TOKENS_WEBGPU ?? 8);
-const withLarge = (process.env.HEARTH_WEB_REPORT_MODELS ?? 'all') !== 'tiny';
+const models = process.env.HEARTH_WEB_REPORT_MODELS ?? 'all';
+const [withTiny, withLarge] = [models !== 'large', models !== 'tiny'];
+const devices = (process.env.HEARTH_WEB_REPORT_DEVICES ?? 'cpu webgpu').split(/[ ,]+/);
 const mib = (bytes) => (bytes / 1048576).toFixed(1);
 
 const wasm = readFileSync(join(DIST, 'pkg/hearth_wasm_bg.wasm'));
 console.log(`wasm: ${mib(wasm.length)} MiB raw, ${mib(gzipSync(wasm, { level: 9 }).length)} MiB gzip`);
 
-const site = await serveSite(withLarge ? [TINY, LARGE] : [TINY]);
+const site = await serveSite([TINY, LARGE].filter((m) => (m === TINY ? withTiny : withLarge)));
 const browser = await launch();
 const rows = [];
 /** Each measurement as it comes (a large model on SwiftShader takes minutes), then a table. */
@@ -31,14 +34,14 @@ const record = (row) => {
 };
 try {
   const page = await browser.page(`${site.url}/index.html`);
-  for (const device of ['cpu', 'webgpu']) {
+  for (const device of withTiny ? devices : []) {
     const started = performance.now();
     const info = await loadEngine(page, `/models/${TINY}/`, { device, cache: false });
     const load_ms = Math.round(performance.now() - started);
     record({ model: TINY, device, load_ms, engine_load_ms: Math.round(info.loadMs), ...(await decode(page, GEN_TOKENS)) });
   }
   if (withLarge) {
-    for (const device of ['cpu', 'webgpu']) {
+    for (const device of devices) {
       const started = performance.now();
       const info = await loadEngine(page, `/models/${LARGE}/`, { device, cache: false });
       const load_ms = Math.round(performance.now() - started);

@@ -1,5 +1,6 @@
 //! Native-only pieces: checkpoint directories and the hub, the engine thread, the command line.
 
+pub mod bench;
 pub mod chat;
 pub mod checkpoint;
 pub mod files;

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# hearth against llama.cpp on the Qwen2-0.5B-shaped test model: llama-bench (through
+# ../shared/bench/peer-bench.sh) and `hearth bench`, in the same run, on the same thread count,
+# then one table of tokens/s with the ratios hearth / llama.cpp per dtype.
+#
+#   bash benches/compare.sh [THREADS] [DTYPES]       (default: 2 "f32 f16 bf16 q8 q4")
+#
+# PEER_BENCH overrides where peer-bench.sh is. The first run builds llama.cpp (~20 min).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+THREADS=${1:-2}
+DTYPES=${2:-f32 f16 bf16 q8 q4}
+PEER_BENCH=${PEER_BENCH:-../shared/bench/peer-bench.sh}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/hearth/target}
+
+cargo build --release --quiet
+hearth=$CARGO_TARGET_DIR/release/hearth
+model=${HEARTH_CACHE:-$HOME/.cache/hearth}/test-models/qwen2-0.5b
+[ -f "$model/config.json" ] || "$hearth" make-test-model --out "$model" --preset qwen2-0.5b
+
+# llama.cpp names the quantized types by their block format.
+peer_dtypes=$(for dt in $DTYPES; do case $dt in q8) echo q8_0 ;; q4) echo q4_0 ;; *) echo "$dt" ;; esac; done)
+results=$(mktemp)
+errors=$(mktemp)
+trap 'rm -f "$results" "$errors"' EXIT
+# shellcheck disable=SC2086
+bash "$PEER_BENCH" "$model" "$THREADS" "$(echo $peer_dtypes)" >>"$results"
+for dt in $DTYPES; do
+  if out=$("$hearth" bench --model-dir "$model" --backend cpu --dtype "$dt" --threads "$THREADS" --json 2>"$errors"); then
+    echo "${out/#\{/\{\"engine\":\"hearth\",}" >>"$results"
+  else
+    why=$( (grep -m1 -E '^(error|hearth):' "$errors" || tail -n 1 "$errors") | tr -d '"\\')
+    echo "{\"engine\":\"hearth\",\"dtype\":\"$dt\",\"error\":\"$why\"}" >>"$results"
+  fi
+done
+
+python3 - "$results" "$THREADS" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+peer = {r["dtype"]: r for r in rows if r["engine"] == "llama.cpp"}
+ours = [r for r in rows if r["engine"] == "hearth"]
+name = {"q8": "q8_0", "q4": "q4_0"}
+print(f"Qwen2-0.5B shape, {sys.argv[2]} threads; tok/s (prefill 128 tokens, decode 64 from an empty cache)")
+print("| dtype | hearth prefill | llama.cpp prefill | ratio | hearth decode | llama.cpp decode | ratio |")
+print("|---|---|---|---|---|---|---|")
+for r in ours:
+    p = peer.get(name.get(r["dtype"], r["dtype"]), {})
+    if "error" in r:
+        print(f"| {r['dtype']} | {r['error']} | {p.get('prefill_tok_s', '-')} | | | {p.get('decode_tok_s', '-')} | |")
+        continue
+    ratio = lambda a, b: f"{a / b:.2f}x" if b else "-"
+    print(f"| {r['dtype']} | {r['prefill_tok_s']:.1f} | {p.get('prefill_tok_s', 0):.1f} | {ratio(r['prefill_tok_s'], p.get('prefill_tok_s'))} "
+          f"| {r['decode_tok_s']:.1f} | {p.get('decode_tok_s', 0):.1f} | {ratio(r['decode_tok_s'], p.get('decode_tok_s'))} |")
+PY
