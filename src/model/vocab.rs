@@ -74,16 +74,17 @@ impl VocabMatrix {
         Tensor::cat(gathered, 0).select(0, index(&inverse))
     }
 
-    /// `x · Wᵀ`: `[n, hidden]` to `[n, vocab]`.
+    /// `x · Wᵀ`: `[n, hidden]` to `[n, vocab]`. Runs once per token: a single block (every
+    /// device without a small buffer limit) allocates nothing beyond the matmul.
     pub fn project(&self, x: Tensor<2>) -> Tensor<2> {
-        let parts: Vec<Tensor<2>> = self
+        if let [block] = self.blocks.as_slice() {
+            return x.matmul(block.clone().transpose());
+        }
+        let parts = self
             .blocks
             .iter()
             .map(|block| x.clone().matmul(block.clone().transpose()))
             .collect();
-        match parts.len() {
-            1 => parts.into_iter().next().expect("one block"),
-            _ => Tensor::cat(parts, 1),
-        }
+        Tensor::cat(parts, 1)
     }
 }
