@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use burn::tensor::{DType, Device};
+use burn::tensor::Device;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -28,16 +28,6 @@ impl Backend {
             #[cfg(feature = "wgpu")]
             Self::Wgpu => "wgpu",
         }
-    }
-}
-
-/// The run dtypes by name: what weights are converted to and activations computed in.
-pub fn parse_dtype(name: &str) -> Option<DType> {
-    match name.to_ascii_lowercase().as_str() {
-        "f32" | "float32" => Some(DType::F32),
-        "f16" | "float16" => Some(DType::F16),
-        "bf16" | "bfloat16" => Some(DType::BF16),
-        _ => None,
     }
 }
 

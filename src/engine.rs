@@ -1,8 +1,8 @@
 //! A servable model: the network and its text handling, loaded from one checkpoint.
 
-use burn::tensor::{DType, Device};
+use burn::tensor::Device;
 
-use crate::model::{FileSource, LoadError, LoadProgress, Qwen2, Qwen2Config, Weights};
+use crate::model::{FileSource, LoadError, LoadProgress, Precision, Qwen2, Qwen2Config, Weights};
 use crate::text::ChatFormat;
 
 pub struct Engine {
@@ -12,27 +12,25 @@ pub struct Engine {
 
 impl Engine {
     /// Loads config.json, the tokenizer files and the weights from `source`.
-    pub fn load(source: &dyn FileSource, device: &Device, dtype: DType) -> Result<Self, LoadError> {
-        Self::load_with_progress(source, device, dtype, Box::new(|_, _| {}))
+    pub fn load(
+        source: &dyn FileSource,
+        device: &Device,
+        precision: Precision,
+    ) -> Result<Self, LoadError> {
+        Self::load_with_progress(source, device, precision, Box::new(|_, _| {}))
     }
 
     /// [`Engine::load`], telling `progress` the weight bytes loaded so far and in all.
     pub fn load_with_progress(
         source: &dyn FileSource,
         device: &Device,
-        dtype: DType,
+        precision: Precision,
         progress: LoadProgress,
     ) -> Result<Self, LoadError> {
-        if !device.supports_dtype(dtype) {
-            return Err(LoadError::UnsupportedDtype {
-                backend: format!("{device:?}"),
-                dtype: format!("{dtype:?}"),
-            });
-        }
         let config = Qwen2Config::from_json((*source.require("config.json")?).as_ref())?;
         let format = load_format(source, &config)?;
         let weights = Weights::open(source)?.with_progress(progress);
-        let model = Qwen2::load(config, &weights, device, dtype)?;
+        let model = Qwen2::load(config, &weights, device, precision)?;
         Ok(Self { model, format })
     }
 

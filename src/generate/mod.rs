@@ -6,9 +6,8 @@ pub mod sampler;
 pub mod stop;
 
 pub use crate::contract::{Answer, FinishReason};
-use crate::model::{KvCache, Qwen2};
+use crate::model::{KvCache, Logits, Qwen2};
 use crate::text::{ChatFormat, Detokenizer, TextError};
-use burn::tensor::Tensor;
 pub use sampler::{Sampler, SamplingParams};
 use stop::StopMatcher;
 
@@ -82,7 +81,7 @@ async fn decode<P: Future<Output = ()>>(
     format: &ChatFormat,
     request: &GenerationRequest,
     index: usize,
-    (mut cache, mut logits): (KvCache, Tensor<2>),
+    (mut cache, mut logits): (KvCache, Logits),
     on_delta: &mut dyn FnMut(&str) -> bool,
     pause: &mut impl FnMut() -> P,
 ) -> Result<Answer, GenerateError> {
@@ -152,22 +151,16 @@ fn finish(
 /// Picks the next token, reading back only what the choice needs: the argmax id for plain
 /// greedy decoding, the whole logits row when sampling or penalties are involved.
 async fn next_token(
-    logits: Tensor<2>,
+    logits: Logits,
     sampler: &mut Sampler,
     params: &SamplingParams,
 ) -> Result<u32, GenerateError> {
     let plain_greedy = params.temperature == 0.0
         && params.presence_penalty == 0.0
         && params.frequency_penalty == 0.0;
-    let read = |e: burn::tensor::ExecutionError| GenerateError::Device(format!("{e:?}"));
     if plain_greedy {
-        let data = logits.argmax(1).into_data_async().await.map_err(read)?;
-        let id = data.iter::<i64>().next().expect("one id");
-        return Ok(id as u32);
+        return logits.argmax().await.map_err(GenerateError::Device);
     }
-    let data = logits.into_data_async().await.map_err(read)?;
-    let mut row = data
-        .try_into_vec::<f32>()
-        .map_err(|e| GenerateError::Device(format!("{e:?}")))?;
+    let mut row = logits.into_vec().await.map_err(GenerateError::Device)?;
     Ok(sampler.sample(&mut row))
 }

@@ -287,7 +287,7 @@ fn pick(weights: &[f64], ids: impl Iterator<Item = u32>, target: f64) -> u32 {
 
 /// Index of the largest logit, the lowest index among ties (as torch.argmax);
 /// NaN is skipped, and index 0 is returned when nothing exceeds -inf.
-fn argmax(logits: &[f32]) -> u32 {
+pub fn argmax(logits: &[f32]) -> u32 {
     let mut best = (0, f32::NEG_INFINITY);
     for (i, &l) in logits.iter().enumerate() {
         if l > best.1 {

@@ -6,13 +6,13 @@ use burn::tensor::{DType, Device, Tensor};
 /// The state of one sequence: its keys and values per layer and how many positions are filled.
 /// The model itself holds no per-sequence state, so one model serves many sequences.
 #[derive(Clone)]
-pub struct KvCache {
+pub struct TensorCache {
     layers: Vec<(Tensor<4>, Tensor<4>)>,
     len: usize,
     capacity: usize,
 }
 
-impl KvCache {
+impl TensorCache {
     pub fn new(
         layers: usize,
         kv_heads: usize,

@@ -63,6 +63,11 @@ pub enum LoadError {
         bytes: u64,
         limit: u64,
     },
-    #[error("the {backend} backend cannot run dtype {dtype}")]
-    UnsupportedDtype { backend: String, dtype: String },
+    #[error("the {backend} backend cannot run dtype {dtype}{hint}")]
+    UnsupportedDtype {
+        backend: String,
+        dtype: String,
+        /// What would run it, when something would.
+        hint: String,
+    },
 }

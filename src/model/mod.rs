@@ -1,8 +1,13 @@
-//! Qwen2 in burn: the typed config, the safetensors checkpoint, and the network.
+//! Qwen2: the typed config, the safetensors checkpoint, and the network on the CPU (our
+//! kernels) or a GPU (burn tensors).
 
 mod cache;
 mod config;
+pub mod cpu;
 mod error;
+mod layout;
+mod network;
+mod precision;
 mod qwen2;
 mod rope;
 pub mod safetensors;
@@ -10,10 +15,12 @@ pub mod synthetic;
 mod vocab;
 mod weights;
 
-pub use cache::KvCache;
+pub use cache::TensorCache;
 pub use config::{Qwen2Config, SUPPORTED_MODEL_TYPES};
 pub use error::LoadError;
-pub use qwen2::Qwen2;
+pub use network::{KvCache, Logits, Qwen2};
+pub use precision::Precision;
+pub use qwen2::TensorQwen2;
 pub use rope::Rope;
 pub use vocab::VocabMatrix;
 pub use weights::{FileSource, INDEX_FILE, LoadProgress, SINGLE_FILE, ShardIndex, Weights};

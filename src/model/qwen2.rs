@@ -7,72 +7,70 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{DType, Device, Tensor};
 
-use super::{KvCache, LoadError, Qwen2Config, Rope, VocabMatrix, Weights};
+use super::layout::{self, Store};
+use super::{LoadError, Qwen2Config, Rope, TensorCache as KvCache, VocabMatrix, Weights};
 
-struct Linear {
-    /// `[out, in]` as stored; multiplied through a transposed view.
-    weight: Tensor<2>,
-    bias: Option<Tensor<1>>,
+type Linear = layout::Linear<Tensor<2>, Tensor<1>>;
+type DecoderLayer = layout::Layer<Tensor<2>, Tensor<1>>;
+
+fn linear(l: &Linear, x: Tensor<2>) -> Tensor<2> {
+    let y = x.matmul(l.weight.clone().transpose());
+    match &l.bias {
+        Some(b) => y + b.clone().unsqueeze(),
+        None => y,
+    }
 }
 
-impl Linear {
-    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let y = x.matmul(self.weight.clone().transpose());
-        match &self.bias {
-            Some(b) => y + b.clone().unsqueeze(),
-            None => y,
+/// `x / sqrt(mean(x^2) + eps) * weight`, reduced in f32 as transformers does.
+fn rms_norm(x: Tensor<2>, weight: &Tensor<1>, eps: f64) -> Tensor<2> {
+    let dtype = x.dtype();
+    let x = x.cast(DType::F32);
+    let rms = (x.clone().square().mean_dim(1) + eps).sqrt();
+    (x / rms).cast(dtype) * weight.clone().unsqueeze()
+}
+
+fn mlp(l: &DecoderLayer, x: Tensor<2>) -> Tensor<2> {
+    let gate = silu(linear(&l.gate_proj, x.clone()));
+    linear(&l.down_proj, gate * linear(&l.up_proj, x))
+}
+
+/// Loads into burn tensors on one device, refusing matrices over its buffer limit.
+struct TensorStore<'a> {
+    weights: &'a Weights,
+    device: &'a Device,
+    dtype: DType,
+    limit: Option<u64>,
+}
+
+impl layout::Store for TensorStore<'_> {
+    type Matrix = Tensor<2>;
+    type Vector = Tensor<1>;
+
+    fn matrix(&self, name: &str, [rows, cols]: [usize; 2]) -> Result<Tensor<2>, LoadError> {
+        let bytes = (rows * cols * self.dtype.size()) as u64;
+        match self.limit {
+            Some(limit) if bytes > limit => Err(LoadError::TooLarge {
+                tensor: name.to_string(),
+                bytes,
+                limit,
+            }),
+            _ => self
+                .weights
+                .load(name, [rows, cols], self.device, self.dtype),
         }
     }
-}
 
-struct RmsNorm {
-    weight: Tensor<1>,
-    eps: f64,
-}
-
-impl RmsNorm {
-    /// `x / sqrt(mean(x^2) + eps) * weight`, reduced in f32 as transformers does.
-    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let dtype = x.dtype();
-        let x = x.cast(DType::F32);
-        let rms = (x.clone().square().mean_dim(1) + self.eps).sqrt();
-        (x / rms).cast(dtype) * self.weight.clone().unsqueeze()
+    fn vector(&self, name: &str, len: usize) -> Result<Tensor<1>, LoadError> {
+        self.weights.load(name, [len], self.device, self.dtype)
     }
-}
-
-struct SelfAttention {
-    q_proj: Linear,
-    k_proj: Linear,
-    v_proj: Linear,
-    o_proj: Linear,
-}
-
-struct Mlp {
-    gate_proj: Linear,
-    up_proj: Linear,
-    down_proj: Linear,
-}
-
-impl Mlp {
-    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let gate = silu(self.gate_proj.forward(x.clone()));
-        self.down_proj.forward(gate * self.up_proj.forward(x))
-    }
-}
-
-struct DecoderLayer {
-    input_layernorm: RmsNorm,
-    self_attn: SelfAttention,
-    post_attention_layernorm: RmsNorm,
-    mlp: Mlp,
 }
 
 /// The loaded model: immutable, shared by every sequence; per-sequence state is a [`KvCache`].
-pub struct Qwen2 {
+pub struct TensorQwen2 {
     config: Qwen2Config,
     embed_tokens: VocabMatrix,
     layers: Vec<DecoderLayer>,
-    norm: RmsNorm,
+    norm: Tensor<1>,
     /// `None` when the embedding is tied.
     lm_head: Option<VocabMatrix>,
     rope: Rope,
@@ -80,7 +78,7 @@ pub struct Qwen2 {
     dtype: DType,
 }
 
-impl Qwen2 {
+impl TensorQwen2 {
     /// Loads the network onto `device` in `dtype`, within the buffer size the device
     /// registered (see `backend::buffer_limit`).
     pub fn load(
@@ -104,71 +102,25 @@ impl Qwen2 {
         max_buffer_bytes: Option<u64>,
     ) -> Result<Self, LoadError> {
         let c = &config;
-        let (h, kv, im) = (
-            c.hidden_size,
-            c.num_key_value_heads * c.head_dim(),
-            c.intermediate_size,
-        );
-        let matrix = |name: &str, rows: usize, cols: usize| {
-            let bytes = (rows * cols * dtype.size()) as u64;
-            match max_buffer_bytes {
-                Some(limit) if bytes > limit => Err(LoadError::TooLarge {
-                    tensor: name.to_string(),
-                    bytes,
-                    limit,
-                }),
-                _ => weights.load(name, [rows, cols], device, dtype),
-            }
+        let store = TensorStore {
+            weights,
+            device,
+            dtype,
+            limit: max_buffer_bytes,
         };
         let vocab = |name: &str| {
-            let shape = [c.vocab_size, h];
+            let shape = [c.vocab_size, c.hidden_size];
             VocabMatrix::load(weights, name, shape, (device, dtype), max_buffer_bytes)
         };
-        let vector = |name: &str, len| weights.load(name, [len], device, dtype);
-        let linear = |name: &str, out, inp, bias: bool| -> Result<Linear, LoadError> {
-            Ok(Linear {
-                weight: matrix(&format!("{name}.weight"), out, inp)?,
-                bias: match bias {
-                    true => Some(vector(&format!("{name}.bias"), out)?),
-                    false => None,
-                },
-            })
-        };
-        let norm = |name: &str| -> Result<RmsNorm, LoadError> {
-            Ok(RmsNorm {
-                weight: vector(&format!("{name}.weight"), h)?,
-                eps: c.rms_norm_eps,
-            })
-        };
-        let layers = (0..c.num_hidden_layers)
-            .map(|i| {
-                let p = format!("model.layers.{i}");
-                Ok(DecoderLayer {
-                    input_layernorm: norm(&format!("{p}.input_layernorm"))?,
-                    self_attn: SelfAttention {
-                        q_proj: linear(&format!("{p}.self_attn.q_proj"), h, h, true)?,
-                        k_proj: linear(&format!("{p}.self_attn.k_proj"), kv, h, true)?,
-                        v_proj: linear(&format!("{p}.self_attn.v_proj"), kv, h, true)?,
-                        o_proj: linear(&format!("{p}.self_attn.o_proj"), h, h, false)?,
-                    },
-                    post_attention_layernorm: norm(&format!("{p}.post_attention_layernorm"))?,
-                    mlp: Mlp {
-                        gate_proj: linear(&format!("{p}.mlp.gate_proj"), im, h, false)?,
-                        up_proj: linear(&format!("{p}.mlp.up_proj"), im, h, false)?,
-                        down_proj: linear(&format!("{p}.mlp.down_proj"), h, im, false)?,
-                    },
-                })
-            })
-            .collect::<Result<Vec<_>, LoadError>>()?;
-        // Some tied checkpoints still ship lm_head.weight; use it when present.
-        let lm_head = match c.tie_word_embeddings && !weights.contains("lm_head.weight") {
-            true => None,
-            false => Some(vocab("lm_head.weight")?),
+        let layers = layout::layers(c, &store)?;
+        let lm_head = match layout::lm_head_name(c, |n| weights.contains(n)) {
+            Some(name) => Some(vocab(name)?),
+            None => None,
         };
         Ok(Self {
-            embed_tokens: vocab("model.embed_tokens.weight")?,
+            embed_tokens: vocab(layout::EMBED)?,
             layers,
-            norm: norm("model.norm")?,
+            norm: store.vector(layout::NORM, c.hidden_size)?,
             lm_head,
             rope: Rope::new(
                 c.head_dim(),
@@ -220,20 +172,21 @@ impl Qwen2 {
         );
         let mut x = self.embed_tokens.embed(ids, &self.device);
         for (i, layer) in self.layers.iter().enumerate() {
-            let h = layer.input_layernorm.forward(x.clone());
-            x = x + self.attention(&layer.self_attn, h, i, cache);
-            let h = layer.post_attention_layernorm.forward(x.clone());
-            x = x + layer.mlp.forward(h);
+            let eps = self.config.rms_norm_eps;
+            let h = rms_norm(x.clone(), &layer.input_layernorm, eps);
+            x = x + self.attention(layer, h, i, cache);
+            let h = rms_norm(x.clone(), &layer.post_attention_layernorm, eps);
+            x = x + mlp(layer, h);
         }
         cache.advance(len);
-        let last = self.norm.forward(x.slice(len - 1..len));
+        let last = rms_norm(x.slice(len - 1..len), &self.norm, self.config.rms_norm_eps);
         let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
         head.project(last).cast(DType::F32)
     }
 
     fn attention(
         &self,
-        attn: &SelfAttention,
+        attn: &DecoderLayer,
         x: Tensor<2>,
         layer: usize,
         cache: &mut KvCache,
@@ -242,9 +195,9 @@ impl Qwen2 {
         let (len, d) = (x.dims()[0], c.head_dim());
         // [len, heads * d] -> [1, heads, len, d]
         let heads = |t: Tensor<2>, n: usize| t.reshape([1, len, n, d]).swap_dims(1, 2);
-        let q = heads(attn.q_proj.forward(x.clone()), c.num_attention_heads);
-        let k = heads(attn.k_proj.forward(x.clone()), c.num_key_value_heads);
-        let v = heads(attn.v_proj.forward(x), c.num_key_value_heads);
+        let q = heads(linear(&attn.q_proj, x.clone()), c.num_attention_heads);
+        let k = heads(linear(&attn.k_proj, x.clone()), c.num_key_value_heads);
+        let v = heads(linear(&attn.v_proj, x), c.num_key_value_heads);
         let start = cache.len();
         let (q, k) = (self.rope.apply(q, start), self.rope.apply(k, start));
         let (k, v) = cache.append(layer, k, v);
@@ -254,8 +207,10 @@ impl Qwen2 {
             ..Default::default()
         };
         let out = attention(q, k, v, None, None, options);
-        attn.o_proj
-            .forward(out.swap_dims(1, 2).reshape([len, c.hidden_size]))
+        linear(
+            &attn.o_proj,
+            out.swap_dims(1, 2).reshape([len, c.hidden_size]),
+        )
     }
 
     /// Grouped-query attention: each key/value head serves `group_size` query heads.

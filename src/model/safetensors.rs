@@ -109,6 +109,11 @@ impl SafeTensors {
         &self.file
     }
 
+    /// The whole file's contents, which every tensor's bytes lie in.
+    pub fn blob(&self) -> &Blob {
+        &self.blob
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)
     }

@@ -181,20 +181,12 @@ impl Weights {
         device: &Device,
         dtype: DType,
     ) -> Result<Vec<Tensor<D>>, LoadError> {
-        let (file, raw) = self.raw(name)?;
+        let (file, raw) = self.checked(name, shape)?;
         let context = |message: String| LoadError::Tensor {
             file: file.file().to_string(),
             tensor: name.to_string(),
             message,
         };
-        if raw.shape != shape {
-            return Err(LoadError::Shape {
-                file: file.file().to_string(),
-                tensor: name.to_string(),
-                expected: shape.to_vec(),
-                found: raw.shape.to_vec(),
-            });
-        }
         // A 1-row view of an empty or scalar tensor still yields one (empty) block.
         let total_rows = shape.first().copied().unwrap_or(1).max(1);
         let rows = rows.clamp(1, total_rows);
@@ -213,12 +205,51 @@ impl Weights {
             };
             let data = convert(&part, dtype).map_err(context)?;
             parts.push(Tensor::from_data(data, (device, dtype)));
-            if let Some(progress) = &self.progress {
-                self.loaded.set(self.loaded.get() + part.bytes.len() as u64);
-                progress(self.loaded.get(), self.total_bytes());
-            }
+            self.advance(part.bytes.len());
         }
         Ok(parts)
+    }
+
+    /// Hands `name` (checked to have `shape`) as stored, with the file contents it lies in, to
+    /// `convert`; its error is reported against the file and tensor.
+    pub fn with_raw<T>(
+        &self,
+        name: &str,
+        shape: &[usize],
+        convert: impl FnOnce(&RawTensor<'_>, &Blob) -> Result<T, String>,
+    ) -> Result<T, LoadError> {
+        let (file, raw) = self.checked(name, shape)?;
+        let converted = convert(&raw, file.blob()).map_err(|message| LoadError::Tensor {
+            file: file.file().to_string(),
+            tensor: name.to_string(),
+            message,
+        })?;
+        self.advance(raw.bytes.len());
+        Ok(converted)
+    }
+
+    fn checked(
+        &self,
+        name: &str,
+        shape: &[usize],
+    ) -> Result<(&SafeTensors, RawTensor<'_>), LoadError> {
+        let (file, raw) = self.raw(name)?;
+        if raw.shape != shape {
+            return Err(LoadError::Shape {
+                file: file.file().to_string(),
+                tensor: name.to_string(),
+                expected: shape.to_vec(),
+                found: raw.shape.to_vec(),
+            });
+        }
+        Ok((file, raw))
+    }
+
+    fn advance(&self, bytes: usize) {
+        if let Some(progress) = &self.progress {
+            self.loaded.set(self.loaded.get() + bytes as u64);
+            progress(self.loaded.get(), self.total_bytes());
+        }
     }
 }
 

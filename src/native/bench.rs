@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crate::engine::Engine;
-use crate::model::Qwen2;
+use crate::model::{Logits, Qwen2};
 use crate::native::checkpoint::CheckpointOptions;
 
 #[derive(clap::Args)]
@@ -69,7 +69,7 @@ pub fn run(options: BenchOptions) -> Result<(), String> {
         load_ms,
         peak_rss_mb: peak_rss_mb(),
     };
-    let dtype = format!("{:?}", model.dtype()).to_lowercase();
+    let dtype = model.precision();
     let threads = options.threads.unwrap_or_else(rayon::current_num_threads);
     if options.json {
         let json = serde_json::json!({
@@ -159,9 +159,8 @@ fn decode(model: &Qwen2, start: u32, n: usize) -> f64 {
     started.elapsed().as_secs_f64()
 }
 
-fn argmax(logits: burn::tensor::Tensor<2>) -> u32 {
-    let data = logits.argmax(1).into_data();
-    data.iter::<i64>().next().expect("one id") as u32
+fn argmax(logits: Logits) -> u32 {
+    pollster::block_on(logits.argmax()).expect("the device answers")
 }
 
 /// Token ids spread over the tokenizer's vocabulary, the same every run (as llama-bench's

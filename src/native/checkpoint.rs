@@ -3,10 +3,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use burn::tensor::DType;
-
 use crate::backend::{self, Backend};
 use crate::engine::Engine;
+use crate::model::Precision;
 use crate::native::files::DirSource;
 use crate::native::hub::{DEFAULT_REPO, Hub, HubSettings};
 use crate::native::progress;
@@ -29,18 +28,19 @@ pub struct CheckpointOptions {
     /// cpu or wgpu (default: wgpu when an adapter exists, else cpu).
     #[arg(long, value_parser = parse_backend)]
     pub backend: Option<Backend>,
-    /// f32, f16 or bf16.
+    /// f32, f16 or bf16, or weights quantized at load: q8 (int8) or q4 (int4), in blocks of
+    /// 32 with a scale each (CPU only).
     #[arg(long, default_value = "f32", value_parser = parse_dtype)]
-    pub dtype: DType,
+    pub dtype: Precision,
 }
 
 fn parse_backend(name: &str) -> Result<Backend, String> {
     Backend::parse(name).ok_or_else(|| format!("unknown backend {name:?}; use cpu or wgpu"))
 }
 
-fn parse_dtype(name: &str) -> Result<DType, String> {
-    backend::parse_dtype(name)
-        .ok_or_else(|| format!("unknown dtype {name:?}; use f32, f16 or bf16"))
+fn parse_dtype(name: &str) -> Result<Precision, String> {
+    Precision::parse(name)
+        .ok_or_else(|| format!("unknown dtype {name:?}; use {}", Precision::NAMES))
 }
 
 pub struct Loaded {
@@ -77,6 +77,8 @@ impl CheckpointOptions {
         let (device, backend) = match self.backend {
             Some(Backend::Cpu) => (backend::cpu(), Backend::Cpu),
             Some(Backend::Wgpu) => gpu()?,
+            // Quantized weights are read by the CPU kernels only.
+            None if self.dtype.float_dtype().is_none() => (backend::cpu(), Backend::Cpu),
             None => match gpu() {
                 Ok(picked) => picked,
                 Err(e) => {
@@ -97,7 +99,7 @@ impl CheckpointOptions {
                 .map_err(|e| format!("{}: {e}", dir.display()))?;
         bar.finish_and_clear();
         let id = self.model_id.clone().unwrap_or(default_id);
-        tracing::info!(model = %id, backend = backend.name(), dtype = ?self.dtype, ms = started.elapsed().as_millis() as u64, "model loaded");
+        tracing::info!(model = %id, backend = backend.name(), dtype = %self.dtype, ms = started.elapsed().as_millis() as u64, "model loaded");
         Ok(Loaded { engine, id })
     }
 }

@@ -4,13 +4,13 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use burn::tensor::{DType, Device};
+use burn::tensor::Device;
 use wasm_bindgen::JsError;
 
 use crate::backend::{self, GpuInfo};
-use crate::model::Qwen2Config;
 use crate::model::safetensors::Blob;
 use crate::model::synthetic::tensor_shapes;
+use crate::model::{Precision, Qwen2Config};
 
 pub struct Picked {
     pub device: Device,
@@ -26,7 +26,7 @@ pub async fn pick(
     wanted: &str,
     unavailable: Option<&str>,
     files: &HashMap<String, Blob>,
-    dtype: DType,
+    dtype: Precision,
 ) -> Result<Picked, JsError> {
     let webgpu = || async {
         match unavailable {
@@ -57,16 +57,19 @@ fn cpu(reason: String) -> Picked {
     }
 }
 
-async fn webgpu(files: &HashMap<String, Blob>, dtype: DType) -> Result<Picked, String> {
+async fn webgpu(files: &HashMap<String, Blob>, dtype: Precision) -> Result<Picked, String> {
     let (device, gpu) = adapter().await?;
     match dtype {
-        DType::F16 if !gpu.shader_f16 => {
+        Precision::Q8 | Precision::Q4 => {
+            return Err(format!("{dtype} weights run on the CPU kernels only"));
+        }
+        Precision::F16 if !gpu.shader_f16 => {
             return Err(format!(
                 "the WebGPU adapter {} lacks shader-f16",
                 gpu.adapter
             ));
         }
-        DType::BF16 => return Err("WebGPU has no bf16".into()),
+        Precision::BF16 => return Err("WebGPU has no bf16".into()),
         _ => {}
     }
     let config = files
@@ -80,12 +83,7 @@ async fn webgpu(files: &HashMap<String, Blob>, dtype: DType) -> Result<Picked, S
     let largest = tensor_shapes(&config)
         .into_iter()
         .filter(|(name, _)| !name.contains("embed_tokens") && !name.starts_with("lm_head"))
-        .map(|(name, shape)| {
-            (
-                shape.iter().product::<usize>() as u64 * dtype.size() as u64,
-                name,
-            )
-        })
+        .map(|(name, shape)| (dtype.bytes(shape.iter().product::<usize>() as u64), name))
         .max();
     if let Some((bytes, name)) = largest.filter(|(bytes, _)| *bytes > gpu.max_buffer_bytes) {
         return Err(format!(

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use burn::tensor::DType;
+use crate::model::Precision;
 use js_sys::{Function, Map, Promise, Uint8Array};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
@@ -103,9 +103,10 @@ impl WasmEngine {
             .map_err(|e| JsError::new(&format!("load options: {e}")))?;
         let files = take_files(&files);
         let dtype = match options.dtype.as_deref() {
-            None => DType::F32,
-            Some(name) => crate::backend::parse_dtype(name)
-                .ok_or_else(|| JsError::new(&format!("unknown dtype {name:?}: use f32 or f16")))?,
+            None => Precision::F32,
+            Some(name) => Precision::parse(name).ok_or_else(|| {
+                JsError::new(&format!("unknown dtype {name:?}: use {}", Precision::NAMES))
+            })?,
         };
         let unavailable = options.webgpu_unavailable.as_deref();
         let picked = device::pick(&options.device, unavailable, &files, dtype).await?;
@@ -135,7 +136,7 @@ impl WasmEngine {
         let info = serde_json::json!({
             "modelId": options.model_id,
             "contextLength": context_length,
-            "dtype": format!("{dtype:?}").to_lowercase(),
+            "dtype": dtype.name(),
             "device": picked.kind,
             "reason": picked.reason,
             "adapter": picked.adapter,

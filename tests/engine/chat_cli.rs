@@ -4,9 +4,10 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use burn::tensor::{DType, Device};
+use burn::tensor::Device;
 use hearth::engine::Engine;
 use hearth::generate::{GenerationRequest, SamplingParams, generate};
+use hearth::model::Precision;
 use hearth::native::files::DirSource;
 use hearth::text::Message;
 
@@ -44,7 +45,7 @@ fn chat_streams_each_turn_and_answers_greedily_at_temperature_0() {
     assert!(output.status.success(), "{stderr}");
     assert_eq!(stderr.matches("(cut at 8 tokens)").count(), 2, "{stderr}");
 
-    let engine = Engine::load(&DirSource::new(&dir), &Device::flex(), DType::F32).unwrap();
+    let engine = Engine::load(&DirSource::new(&dir), &Device::flex(), Precision::F32).unwrap();
     let request = GenerationRequest {
         prompt_ids: engine
             .format

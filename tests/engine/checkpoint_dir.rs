@@ -1,8 +1,9 @@
 //! `hearth make-test-model` on disk: deterministic bytes, and the directory loads through the
 //! same memory-mapped path `hearth serve --model-dir` uses.
 
-use burn::tensor::{DType, Device};
+use burn::tensor::Device;
 use hearth::engine::Engine;
+use hearth::model::Precision;
 use hearth::model::synthetic;
 use hearth::native::files::DirSource;
 use hearth::native::make_test_model;
@@ -31,11 +32,11 @@ fn written_directory_loads_from_disk() {
     let tokenizer = common::tokenizer_dir().join("tokenizer.json");
     make_test_model::run(&dir, "tiny-mqa-untied", Some(&tokenizer), 0, None, 2).unwrap();
     assert!(dir.join("model.safetensors.index.json").exists());
-    let engine = Engine::load(&DirSource::new(&dir), &Device::flex(), DType::F32).unwrap();
+    let engine = Engine::load(&DirSource::new(&dir), &Device::flex(), Precision::F32).unwrap();
     assert_eq!(engine.model.config().num_key_value_heads, 1);
 
     std::fs::remove_file(dir.join("config.json")).unwrap();
-    let message = Engine::load(&DirSource::new(&dir), &Device::flex(), DType::F32)
+    let message = Engine::load(&DirSource::new(&dir), &Device::flex(), Precision::F32)
         .err()
         .unwrap()
         .to_string();
@@ -65,7 +66,7 @@ fn loading_reports_progress_up_to_every_weight_byte() {
     Engine::load_with_progress(
         &files,
         &Device::flex(),
-        DType::F32,
+        Precision::F32,
         Box::new(move |done, total| record.borrow_mut().push((done, total))),
     )
     .unwrap();

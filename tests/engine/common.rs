@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use burn::tensor::{DType, Device};
+use burn::tensor::Device;
 use hearth::engine::Engine;
+use hearth::model::Precision;
 use hearth::model::safetensors::Blob;
 use hearth::model::synthetic;
 
@@ -57,8 +58,8 @@ pub fn tiny_model_dir(name: &str) -> PathBuf {
     dir
 }
 
-pub fn load(preset: &str, device: &Device, dtype: DType) -> Engine {
-    Engine::load(&model_files(preset), device, dtype).expect("test model loads")
+pub fn load(preset: &str, device: &Device, precision: Precision) -> Engine {
+    Engine::load(&model_files(preset), device, precision).expect("test model loads")
 }
 
 pub fn golden(name: &str) -> serde_json::Value {

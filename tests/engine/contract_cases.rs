@@ -4,8 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use burn::tensor::{DType, Device};
+use burn::tensor::Device;
 use hearth::contract::{DEFAULT_BODY_LIMIT, Incoming};
+use hearth::model::Precision;
 use hearth::native::runner::EngineThread;
 use hearth::service::{Body, Config, ServedModel, Service};
 use serde_json::Value;
@@ -17,7 +18,7 @@ pub const TEST_KEY: &str = "test-key";
 
 /// The service the cases expect: the tied test model, key `test-key`, a 1 MiB body limit.
 pub fn test_service() -> Service {
-    let engine = common::load("tiny-gqa-tied", &Device::flex(), DType::F32);
+    let engine = common::load("tiny-gqa-tied", &Device::flex(), Precision::F32);
     let runner = EngineThread::spawn(engine, 8).expect("engine thread");
     Service::new(Config {
         models: vec![ServedModel {

@@ -1,14 +1,15 @@
 //! The decode loop on a test model: greedy against transformers' ids, seeded sampling, stop
 //! strings, max_tokens, n answers from one prefill, abort.
 
-use burn::tensor::{DType, Device};
+use burn::tensor::Device;
 use hearth::engine::Engine;
 use hearth::generate::{Answer, FinishReason, GenerationRequest, SamplingParams, generate};
+use hearth::model::Precision;
 
 use crate::{common, parity};
 
 fn engine() -> Engine {
-    common::load("tiny-mqa-untied", &Device::flex(), DType::F32)
+    common::load("tiny-mqa-untied", &Device::flex(), Precision::F32)
 }
 
 fn request(engine: &Engine, max_tokens: usize, temperature: f32, seed: u64) -> GenerationRequest {

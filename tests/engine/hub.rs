@@ -8,8 +8,9 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use burn::tensor::{DType, Device};
+use burn::tensor::Device;
 use hearth::engine::Engine;
+use hearth::model::Precision;
 use hearth::native::files::DirSource;
 use hearth::native::hub::{Hub, HubError, HubSettings};
 
@@ -268,7 +269,7 @@ fn downloads_resumes_a_cut_transfer_and_loads() {
     );
     assert!(cdn.iter().all(|r| r.ends_with("auth=-")), "{cdn:?}");
 
-    Engine::load(&DirSource::new(&dir), &Device::flex(), DType::F32)
+    Engine::load(&DirSource::new(&dir), &Device::flex(), Precision::F32)
         .expect("downloaded checkpoint loads");
 
     // A second run reuses every file: one revision lookup, no transfer.

@@ -3,14 +3,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use burn::tensor::{DType, Device};
+use burn::tensor::Device;
 use hearth::engine::Engine;
+use hearth::model::Precision;
 use hearth::model::safetensors::{Blob, FileDType, serialize};
 
 use crate::common;
 
 fn load_error(files: &HashMap<String, Blob>) -> String {
-    match Engine::load(files, &Device::flex(), DType::F32) {
+    match Engine::load(files, &Device::flex(), Precision::F32) {
         Ok(_) => panic!("a broken checkpoint loaded"),
         Err(e) => e.to_string(),
     }
@@ -167,7 +168,7 @@ fn sharded_checkpoint_loads_and_missing_shard_is_named() {
     let files = common::model_files_with("tiny-gqa-tied", None, 3);
     assert!(files.contains_key("model.safetensors.index.json"));
     assert!(!files.contains_key("model.safetensors"));
-    Engine::load(&files, &Device::flex(), DType::F32).expect("sharded checkpoint loads");
+    Engine::load(&files, &Device::flex(), Precision::F32).expect("sharded checkpoint loads");
 
     let mut files = files;
     files.remove("model-00002-of-00003.safetensors");
@@ -181,14 +182,9 @@ fn half_precision_weights_cast_to_f32() {
     let prompt = [9707u32, 11, 1879];
     let run = |dtype| {
         let files = common::model_files_with("tiny-gqa-tied", Some(dtype), 1);
-        let engine = Engine::load(&files, &device, DType::F32).unwrap();
+        let engine = Engine::load(&files, &device, Precision::F32).unwrap();
         let mut cache = engine.model.new_cache(8);
-        engine
-            .model
-            .forward(&prompt, &mut cache)
-            .into_data()
-            .try_into_vec::<f32>()
-            .unwrap()
+        pollster::block_on(engine.model.forward(&prompt, &mut cache).into_vec()).unwrap()
     };
     let (f32s, f16s, bf16s) = (
         run(FileDType::F32),
@@ -227,13 +223,19 @@ fn tokenizer_larger_than_vocab_is_refused() {
 /// matrix and both sizes instead of failing inside the GPU runtime.
 #[test]
 fn tensor_over_the_buffer_limit_is_named() {
-    use hearth::model::{Qwen2, Qwen2Config, Weights};
+    use burn::tensor::DType;
+    use hearth::model::{Qwen2Config, TensorQwen2, Weights};
     let files = common::model_files("tiny-gqa-tied");
     let config = Qwen2Config::from_json((*files["config.json"]).as_ref()).unwrap();
     let weights = Weights::open(&files).unwrap();
     let limit = (config.hidden_size * 4) as u64; // one f32 row of the vocabulary fits
-    let error = match Qwen2::load_within(config, &weights, &Device::flex(), DType::F32, Some(limit))
-    {
+    let error = match TensorQwen2::load_within(
+        config,
+        &weights,
+        &Device::flex(),
+        DType::F32,
+        Some(limit),
+    ) {
         Ok(_) => panic!("a model over the buffer limit loaded"),
         Err(e) => e.to_string(),
     };

@@ -11,6 +11,7 @@ mod load;
 mod load_errors;
 mod openai_client;
 mod parity;
+mod quantized;
 mod server;
 mod text;
 
@@ -45,8 +46,8 @@ fn wgpu_matches_transformers() {
     }
     // The vocabulary in 1 MiB blocks, as on an adapter whose buffers are too small for it.
     parity::check_within("tiny-mqa-untied", &device, 1e-3, Some(1 << 20));
-    let f16 = burn::tensor::DType::F16;
-    if device.supports_dtype(f16) {
+    let f16 = hearth::model::Precision::F16;
+    if device.supports_dtype(burn::tensor::DType::F16) {
         let err = parity::prefill_error("tiny-mqa-untied", &device, f16);
         eprintln!("tiny-mqa-untied F16 on {device:?}: prefill logit error {err:.3e}");
         assert!(err < 2e-2, "f16 prefill logits differ by {err}");
@@ -56,7 +57,10 @@ fn wgpu_matches_transformers() {
 /// Half precision runs where the backend has it: the logits stay near transformers' f32 ones.
 #[test]
 fn flex_runs_half_precision() {
-    for dtype in [burn::tensor::DType::F16, burn::tensor::DType::BF16] {
+    for dtype in [
+        hearth::model::Precision::F16,
+        hearth::model::Precision::BF16,
+    ] {
         let err = parity::prefill_error("tiny-mqa-untied", &Device::flex(), dtype);
         eprintln!("tiny-mqa-untied {dtype:?} on flex: prefill logit error {err:.3e}");
         assert!(err < 2e-2, "{dtype:?}: prefill logits differ by {err}");

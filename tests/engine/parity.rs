@@ -2,17 +2,14 @@
 //! of 16 decode steps, and 32 greedy tokens, against what transformers computed
 //! (tests/reference/make_golden.py → tests/golden/<preset>.json).
 
-use burn::tensor::{DType, Device, Tensor};
-use hearth::model::{Qwen2, Weights};
+use burn::tensor::{DType, Device};
+use hearth::model::{Logits, Precision, Qwen2, TensorQwen2, Weights};
 use hearth::text::Message;
 
 use crate::common;
 
-fn read_row(logits: Tensor<2>) -> Vec<f32> {
-    logits
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("f32 logits")
+pub fn read_row(logits: Logits) -> Vec<f32> {
+    pollster::block_on(logits.into_vec()).expect("logits")
 }
 
 /// The conversation make_golden.py renders.
@@ -50,12 +47,14 @@ pub fn check_within(
         golden["safetensors_sha256"].as_str().unwrap(),
         "{preset}: the test model's weights are not the ones the golden file was made from"
     );
-    let mut engine = hearth::engine::Engine::load(&files, device, DType::F32).expect("loads");
+    let mut engine = hearth::engine::Engine::load(&files, device, Precision::F32).expect("loads");
     if max_buffer_bytes.is_some() {
+        // The tensor network, whose vocabulary matrices are split to fit GPU buffers.
         let weights = Weights::open(&files).expect("weights");
         let config = engine.model.config().clone();
-        engine.model = Qwen2::load_within(config, &weights, device, DType::F32, max_buffer_bytes)
+        let net = TensorQwen2::load_within(config, &weights, device, DType::F32, max_buffer_bytes)
             .expect("loads within the limit");
+        engine.model = Qwen2::Tensors(net);
     }
     let prompt = engine
         .format
@@ -98,10 +97,10 @@ pub fn check_within(
 }
 
 /// The prefill logit error of `preset` run in `dtype`.
-pub fn prefill_error(preset: &str, device: &Device, dtype: DType) -> f64 {
+pub fn prefill_error(preset: &str, device: &Device, precision: Precision) -> f64 {
     let golden = common::golden(&format!("{preset}.json"));
-    let engine =
-        hearth::engine::Engine::load(&common::model_files(preset), device, dtype).expect("loads");
+    let engine = hearth::engine::Engine::load(&common::model_files(preset), device, precision)
+        .expect("loads");
     let prompt: Vec<u32> = serde_json::from_value(golden["prompt_ids"].clone()).unwrap();
     let mut cache = engine.model.new_cache(prompt.len());
     common::row_error(

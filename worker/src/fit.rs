@@ -4,10 +4,11 @@
 //!
 //! The load runs in two phases whose transients share memory (see `isolate.rs`): the weight
 //! files are fetched and converted, then dropped; then tokenizer.json is parsed. So the peak
-//! is the weights plus the larger of the two transients.
+//! is the weights plus the larger of the two transients. (When the files already hold the run
+//! format the CPU kernels read them in place and they are the weights: the estimate then
+//! counts them twice, erring on the safe side.)
 
-use burn::tensor::DType;
-use hearth::model::Qwen2Config;
+use hearth::model::{Precision, Qwen2Config};
 use hearth::model::synthetic::tensor_shapes;
 
 /// Parsing tokenizer.json takes the wasm heap up by this many times the file's size, the
@@ -22,43 +23,41 @@ const MIB: u64 = 1 << 20;
 
 /// The memory a checkpoint needs in the isolate, by what needs it.
 pub struct Estimate {
-    /// The weights in the run dtype.
+    /// The weights in the run precision.
     weights: u64,
     /// The weight files, held while converted.
     files: u64,
-    /// In f16 or bf16, one matrix as f32: flex widens narrow weights to multiply them
-    /// (measured: Qwen2-0.5B in bf16 peaked 2174 MiB, about its f32 lm_head above weights
-    /// and files), and a conversion from a wider file goes through f32.
+    /// One tensor as f32: a conversion or quantization goes through f32.
     widening: u64,
     /// Parsing tokenizer.json.
     tokenizer: u64,
-    /// RoPE's cos and sin tables for the whole context.
-    rope: u64,
-    /// One sequence's K/V cache for [`RESERVED_POSITIONS`] and its logits row.
+    /// One sequence's K/V cache for [`RESERVED_POSITIONS`] (f32) and its logits row.
     sequence: u64,
 }
 
 impl Estimate {
-    pub fn new(config: &Qwen2Config, file_bytes: u64, tokenizer_bytes: u64, dtype: DType) -> Self {
-        let size = dtype.size() as u64;
+    pub fn new(
+        config: &Qwen2Config,
+        file_bytes: u64,
+        tokenizer_bytes: u64,
+        precision: Precision,
+    ) -> Self {
         let elements: Vec<u64> = tensor_shapes(config)
             .iter()
             .map(|(_, shape)| shape.iter().product::<usize>() as u64)
             .collect();
-        let widening = match size < 4 {
-            true => elements.iter().max().copied().unwrap_or(0) * 4,
-            false => 0,
+        let widening = match precision {
+            Precision::F32 => 0,
+            _ => elements.iter().max().copied().unwrap_or(0) * 4,
         };
         let c = config;
-        let kv_per_position =
-            2 * (c.num_hidden_layers * c.num_key_value_heads * c.head_dim()) as u64 * size;
+        let kv_per_position = 2 * (c.num_hidden_layers * c.num_key_value_heads * c.head_dim()) as u64 * 4;
         let positions = RESERVED_POSITIONS.min(c.max_position_embeddings as u64);
         Self {
-            weights: elements.iter().sum::<u64>() * size,
+            weights: precision.bytes(elements.iter().sum::<u64>()),
             files: file_bytes,
             widening,
             tokenizer: (tokenizer_bytes as f64 * TOKENIZER_PEAK_PER_BYTE) as u64,
-            rope: 2 * (c.max_position_embeddings * c.head_dim()) as u64 * size,
             sequence: kv_per_position * positions + c.vocab_size as u64 * 4,
         }
     }
@@ -68,20 +67,19 @@ impl Estimate {
             + self.weights
             + self.files.max(self.tokenizer)
             + self.widening
-            + self.rope
             + self.sequence
     }
 
     /// `Err` with the breakdown when the total is over `limit` bytes.
-    pub fn check(&self, limit: u64, dtype: DType) -> Result<(), String> {
+    pub fn check(&self, limit: u64, precision: Precision) -> Result<(), String> {
         if self.total() <= limit {
             return Ok(());
         }
         let mib = |b: u64| b.div_ceil(MIB);
         Err(format!(
-            "the model does not fit in the isolate: it needs about {} MiB in {dtype:?} \
+            "the model does not fit in the isolate: it needs about {} MiB in {precision} \
              (weights {}, then the larger of the weight files {} and parsing the tokenizer {}, \
-             widening to f32 {}, RoPE tables {}, one {RESERVED_POSITIONS}-position sequence {}) \
+             one tensor in f32 {}, one {RESERVED_POSITIONS}-position sequence {}) \
              but the limit is {} MiB (MEMORY_LIMIT_MB); serve a smaller checkpoint here, or \
              set UPSTREAM_URL to forward to a server",
             mib(self.total()),
@@ -89,7 +87,6 @@ impl Estimate {
             mib(self.files),
             mib(self.tokenizer),
             mib(self.widening),
-            mib(self.rope),
             mib(self.sequence),
             mib(limit),
         ))

@@ -8,7 +8,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use burn::tensor::{DType, Device};
+use burn::tensor::Device;
+use hearth::model::Precision;
 use hearth::contract::{Admitted, ApiError, DEFAULT_BODY_LIMIT, Received};
 use hearth::engine::Engine;
 use hearth::local_runner::{LocalRunner, Pause};
@@ -142,7 +143,7 @@ struct Load {
     model_id: String,
     keys: Vec<String>,
     origin: Origin,
-    dtype: DType,
+    dtype: Precision,
     memory_limit: u64,
 }
 
@@ -181,9 +182,6 @@ impl Load {
         let where_ = origin.describe();
         let missing = |file: &str| format!("{where_}/{file}: not found");
         let device = Device::flex();
-        if !device.supports_dtype(self.dtype) {
-            return Err(format!("the CPU backend cannot run {:?}", self.dtype));
-        }
         let config_json = origin
             .get("config.json")
             .await?

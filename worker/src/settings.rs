@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use burn::tensor::DType;
-use hearth::backend::parse_dtype;
+use hearth::model::Precision;
 use hearth::contract::{Admitted, ApiError, DEFAULT_BODY_LIMIT, Incoming, Policy, admit};
 use worker::{Bucket, Env};
 
@@ -39,7 +38,7 @@ pub struct Upstream {
 
 pub struct Isolate {
     pub origin: Origin,
-    pub dtype: DType,
+    pub dtype: Precision,
     /// What the model may use of the isolate's memory, in bytes.
     pub memory_limit: u64,
     /// Answers carry `x-hearth-wasm-memory` (the wasm memory's size) for measurements.
@@ -92,9 +91,9 @@ impl Settings {
             None => Mode::Isolate(Isolate {
                 origin: origin(env)?,
                 dtype: match text(env, "DTYPE") {
-                    Some(name) => parse_dtype(&name)
-                        .ok_or_else(|| format!("DTYPE {name:?}: use f32, f16 or bf16"))?,
-                    None => DType::F32,
+                    Some(name) => Precision::parse(&name)
+                        .ok_or_else(|| format!("DTYPE {name:?}: use {}", Precision::NAMES))?,
+                    None => Precision::F32,
                 },
                 memory_limit: number(env, "MEMORY_LIMIT_MB", DEFAULT_MEMORY_MB)? << 20,
                 report_memory: text(env, "REPORT_MEMORY").as_deref() == Some("true"),

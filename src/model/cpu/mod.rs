@@ -1,0 +1,278 @@
+//! Qwen2 on the CPU through our own kernels: weights stay in their stored format (borrowed
+//! from the checkpoint's memory map when it is the run format) or in int8/int4 blocks, and
+//! activations are f32 rows in buffers that each sequence keeps, so decoding a token
+//! allocates nothing and reads every weight once.
+
+mod attention;
+mod convert;
+mod dispatch;
+mod kernels;
+mod matrix;
+mod ops;
+mod simd;
+
+use kernels::{Job, QuantizedInput, matmul};
+use matrix::Matrix;
+
+use super::layout::{self, Layer};
+use super::{LoadError, Precision, Qwen2Config, Weights, rope};
+
+type CpuLayer = Layer<Matrix, Vec<f32>>;
+
+pub struct CpuQwen2 {
+    config: Qwen2Config,
+    embed_tokens: Matrix,
+    layers: Vec<CpuLayer>,
+    norm: Vec<f32>,
+    /// `None` when the embedding is tied.
+    lm_head: Option<Matrix>,
+    inv_freq: Vec<f32>,
+    precision: Precision,
+}
+
+/// Loads each tensor into the kernels' formats.
+struct HostStore<'a> {
+    weights: &'a Weights,
+    precision: Precision,
+}
+
+impl layout::Store for HostStore<'_> {
+    type Matrix = Matrix;
+    type Vector = Vec<f32>;
+
+    fn matrix(&self, name: &str, shape: [usize; 2]) -> Result<Matrix, LoadError> {
+        self.weights.with_raw(name, &shape, |raw, blob| {
+            Matrix::from_raw(raw, blob, shape, self.precision)
+        })
+    }
+
+    fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>, LoadError> {
+        self.weights
+            .with_raw(name, &[len], |raw, _| Ok(matrix::to_f32(raw)))
+    }
+}
+
+impl CpuQwen2 {
+    pub fn load(
+        config: Qwen2Config,
+        weights: &Weights,
+        precision: Precision,
+    ) -> Result<Self, LoadError> {
+        let c = &config;
+        let store = HostStore { weights, precision };
+        let layers = layout::layers(c, &store)?;
+        // The output projection decides every token: in q4 it stays in q8, as llama.cpp's
+        // q4_0 files keep it.
+        let vocab_store = HostStore {
+            weights,
+            precision: match precision {
+                Precision::Q4 => Precision::Q8,
+                other => other,
+            },
+        };
+        let vocab = |name| layout::Store::matrix(&vocab_store, name, [c.vocab_size, c.hidden_size]);
+        let lm_head = match layout::lm_head_name(c, |n| weights.contains(n)) {
+            Some(name) => Some(vocab(name)?),
+            None => None,
+        };
+        Ok(Self {
+            embed_tokens: vocab(layout::EMBED)?,
+            layers,
+            norm: layout::Store::vector(&store, layout::NORM, c.hidden_size)?,
+            lm_head,
+            inv_freq: rope::inv_freq(c.head_dim(), c.rope_theta),
+            precision,
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &Qwen2Config {
+        &self.config
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The bytes of weights one decoded token reads.
+    pub fn weight_bytes(&self) -> usize {
+        let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
+        let layer = |l: &CpuLayer| {
+            [
+                &l.q_proj,
+                &l.k_proj,
+                &l.v_proj,
+                &l.o_proj,
+                &l.gate_proj,
+                &l.up_proj,
+                &l.down_proj,
+            ]
+            .iter()
+            .map(|p| p.weight.bytes())
+            .sum::<usize>()
+        };
+        head.bytes() + self.layers.iter().map(layer).sum::<usize>()
+    }
+
+    pub fn new_cache(&self, capacity: usize) -> CpuCache {
+        let c = &self.config;
+        let capacity = capacity.min(c.max_position_embeddings);
+        let size = c.num_key_value_heads * capacity * c.head_dim();
+        CpuCache {
+            layers: (0..c.num_hidden_layers)
+                .map(|_| (vec![0.0; size], vec![0.0; size]))
+                .collect(),
+            len: 0,
+            capacity,
+            buffers: Buffers::default(),
+        }
+    }
+
+    /// Runs `ids` at the cache's next positions; the logits of the last one.
+    pub fn forward(&self, ids: &[u32], cache: &mut CpuCache) -> Vec<f32> {
+        let c = &self.config;
+        let (n, h, d) = (ids.len(), c.hidden_size, c.head_dim());
+        let (heads, kv_heads) = (c.num_attention_heads, c.num_key_value_heads);
+        let (start, capacity) = (cache.len, cache.capacity);
+        assert!(
+            start + n <= capacity,
+            "sequence of {} positions overflows its cache of {capacity}",
+            start + n
+        );
+        let eps = c.rms_norm_eps as f32;
+        let b = &mut cache.buffers;
+        b.size(n, c);
+        for (id, row) in ids.iter().zip(b.x.chunks_exact_mut(h)) {
+            self.embed_tokens.row_into(*id as usize, row);
+        }
+        rope::tables(&self.inv_freq, start..start + n, &mut b.cos, &mut b.sin);
+        for (layer, (keys, values)) in self.layers.iter().zip(cache.layers.iter_mut()) {
+            ops::rms_norm(&b.x, &layer.input_layernorm, eps, &mut b.normed);
+            let q = Job {
+                w: &layer.q_proj.weight,
+                out: &mut b.q,
+            };
+            let k = Job {
+                w: &layer.k_proj.weight,
+                out: &mut b.k,
+            };
+            let v = Job {
+                w: &layer.v_proj.weight,
+                out: &mut b.v,
+            };
+            matmul(&b.normed, n, [q, k, v], &mut b.quantized);
+            for (out, p) in [
+                (&mut b.q, &layer.q_proj),
+                (&mut b.k, &layer.k_proj),
+                (&mut b.v, &layer.v_proj),
+            ] {
+                if let Some(bias) = &p.bias {
+                    ops::add_bias(out, bias);
+                }
+            }
+            ops::rope(&mut b.q, d, &b.cos, &b.sin);
+            ops::rope(&mut b.k, d, &b.cos, &b.sin);
+            // Keys and values are stored per head: [kv_heads, capacity, d].
+            for (i, (k, v)) in
+                b.k.chunks_exact(kv_heads * d)
+                    .zip(b.v.chunks_exact(kv_heads * d))
+                    .enumerate()
+            {
+                for head in 0..kv_heads {
+                    let at = (head * capacity + start + i) * d;
+                    keys[at..at + d].copy_from_slice(&k[head * d..(head + 1) * d]);
+                    values[at..at + d].copy_from_slice(&v[head * d..(head + 1) * d]);
+                }
+            }
+            let shape = attention::Shape {
+                heads,
+                kv_heads,
+                capacity,
+                head_dim: d,
+            };
+            attention::attend(&b.q, keys, values, shape, start, &mut b.attended);
+            let o = Job {
+                w: &layer.o_proj.weight,
+                out: &mut b.projected,
+            };
+            matmul(&b.attended, n, [o], &mut b.quantized);
+            ops::add(&mut b.x, &b.projected);
+
+            ops::rms_norm(&b.x, &layer.post_attention_layernorm, eps, &mut b.normed);
+            let gate = Job {
+                w: &layer.gate_proj.weight,
+                out: &mut b.gate,
+            };
+            let up = Job {
+                w: &layer.up_proj.weight,
+                out: &mut b.up,
+            };
+            matmul(&b.normed, n, [gate, up], &mut b.quantized);
+            ops::swiglu(&mut b.gate, &b.up);
+            let down = Job {
+                w: &layer.down_proj.weight,
+                out: &mut b.projected,
+            };
+            matmul(&b.gate, n, [down], &mut b.quantized);
+            ops::add(&mut b.x, &b.projected);
+        }
+        cache.len += n;
+        let last = &b.x[(n - 1) * h..];
+        ops::rms_norm(last, &self.norm, eps, &mut b.normed[..h]);
+        let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
+        let mut logits = vec![0.0; head.rows];
+        let job = Job {
+            w: head,
+            out: &mut logits,
+        };
+        matmul(&b.normed[..h], 1, [job], &mut b.quantized);
+        logits
+    }
+}
+
+/// One sequence's keys and values per layer (`[kv_heads, capacity, head_dim]` each), and the
+/// activation buffers its forward passes reuse.
+#[derive(Clone)]
+pub struct CpuCache {
+    layers: Vec<(Vec<f32>, Vec<f32>)>,
+    len: usize,
+    capacity: usize,
+    buffers: Buffers,
+}
+
+#[derive(Default, Clone)]
+struct Buffers {
+    x: Vec<f32>,
+    normed: Vec<f32>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    attended: Vec<f32>,
+    projected: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+    quantized: QuantizedInput,
+}
+
+impl Buffers {
+    /// Sizes every buffer for `n` tokens; after the first decode step this allocates nothing.
+    fn size(&mut self, n: usize, c: &Qwen2Config) {
+        let kv = c.num_key_value_heads * c.head_dim();
+        let (h, im) = (c.hidden_size, c.intermediate_size);
+        for (buffer, width) in [
+            (&mut self.x, h),
+            (&mut self.normed, h),
+            (&mut self.q, h),
+            (&mut self.k, kv),
+            (&mut self.v, kv),
+            (&mut self.attended, h),
+            (&mut self.projected, h),
+            (&mut self.gate, im),
+            (&mut self.up, im),
+        ] {
+            buffer.resize(n * width, 0.0);
+        }
+    }
+}
