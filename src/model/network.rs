@@ -107,6 +107,14 @@ impl Qwen2 {
         }
     }
 
+    /// The bytes the weights take on the CPU; `None` on a GPU.
+    pub fn host_weight_bytes(&self) -> Option<usize> {
+        match self {
+            Self::Cpu(m) => Some(m.weight_bytes()),
+            Self::Tensors(_) => None,
+        }
+    }
+
     /// An empty cache for a sequence of at most `capacity` positions.
     pub fn new_cache(&self, capacity: usize) -> KvCache {
         match self {

@@ -67,7 +67,9 @@ pub fn run(options: BenchOptions) -> Result<(), String> {
         decode: Stats::of(&decodes),
         ttft_ms: Stats::of(&ttfts).mean,
         load_ms,
-        peak_rss_mb: peak_rss_mb(),
+        peak_rss_mb: status_mb("VmHWM:"),
+        rss_mb: status_mb("VmRSS:"),
+        weights_mb: model.host_weight_bytes().map(|b| b as f64 / 1e6),
     };
     let dtype = model.precision();
     let threads = options.threads.unwrap_or_else(rayon::current_num_threads);
@@ -87,6 +89,8 @@ pub fn run(options: BenchOptions) -> Result<(), String> {
             "ttft_ms": round2(report.ttft_ms),
             "load_ms": round2(report.load_ms),
             "peak_rss_mb": round2(report.peak_rss_mb),
+            "rss_mb": round2(report.rss_mb),
+            "weights_mb": report.weights_mb.map(round2),
         });
         println!("{json}");
     } else {
@@ -105,7 +109,18 @@ pub fn run(options: BenchOptions) -> Result<(), String> {
             "decode    {:>9.1} tok/s ± {:.1} ({} tokens from an empty cache)",
             report.decode.mean, report.decode.sd, options.gen_tokens
         );
-        println!("peak RSS  {:>9.0} MB", report.peak_rss_mb);
+        println!(
+            "peak RSS  {:>9.0} MB (loading included)",
+            report.peak_rss_mb
+        );
+        let weights = match report.weights_mb {
+            Some(mb) => format!(" (weights {mb:.0} MB)"),
+            None => String::new(),
+        };
+        println!(
+            "RSS       {:>9.0} MB after the runs{weights}",
+            report.rss_mb
+        );
     }
     Ok(())
 }
@@ -116,6 +131,10 @@ struct Report {
     ttft_ms: f64,
     load_ms: f64,
     peak_rss_mb: f64,
+    /// Resident while serving: after the runs, the load's transients gone.
+    rss_mb: f64,
+    /// What the weights take on the CPU.
+    weights_mb: Option<f64>,
 }
 
 struct Stats {
@@ -178,12 +197,12 @@ fn random_tokens(engine: &Engine, n: usize) -> Vec<u32> {
         .collect()
 }
 
-/// The process's peak resident memory (VmHWM), in MB.
-fn peak_rss_mb() -> f64 {
+/// A memory figure of /proc/self/status (`VmHWM:` peak, `VmRSS:` now), in MB.
+fn status_mb(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let line = status.lines().find(|l| l.starts_with(key))?;
             line.split_whitespace().nth(1)?.parse::<f64>().ok()
         })
         .map_or(0.0, |kb| kb / 1024.0)

@@ -43,6 +43,8 @@ fn bench_reports_every_figure_as_json() {
         "ttft_ms",
         "load_ms",
         "peak_rss_mb",
+        "rss_mb",
+        "weights_mb",
     ] {
         let value = report[key]
             .as_f64()
@@ -52,6 +54,33 @@ fn bench_reports_every_figure_as_json() {
     assert_eq!(report["threads"], 1);
     assert_eq!(report["gen_tokens"], 8);
     assert_eq!(report["dtype"], "f32");
+}
+
+/// Every format `--dtype` names runs, and the quantized ones hold fewer bytes than f32.
+#[test]
+fn bench_runs_every_dtype() {
+    let weights = |dtype: &str| {
+        let out = bench(
+            &format!("bench-{dtype}"),
+            &[&SMALL[..], &["--json", "--dtype", dtype]].concat(),
+        );
+        assert!(
+            out.status.success(),
+            "{dtype}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(report["dtype"], dtype);
+        report["weights_mb"].as_f64().expect("weights_mb")
+    };
+    let f32 = weights("f32");
+    for (dtype, ratio) in [("f16", 0.5), ("bf16", 0.5), ("q8", 0.27), ("q4", 0.27)] {
+        let mb = weights(dtype);
+        assert!(
+            mb <= f32 * ratio,
+            "{dtype}: {mb} MB of weights against f32's {f32}"
+        );
+    }
 }
 
 #[test]

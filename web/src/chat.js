@@ -4,12 +4,14 @@
 
 const DEFAULT_MODEL_URL = 'https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct/resolve/main/';
 const DEVICES = ['auto', 'webgpu', 'cpu'];
+const DTYPES = ['f32', 'f16', 'q8', 'q4'];
 
 const $ = (id) => document.getElementById(id);
 const els = {
   loadForm: $('load-form'),
   modelUrl: $('model-url'),
   device: $('device'),
+  dtype: $('dtype'),
   load: $('load'),
   clearCache: $('clear-cache'),
   progress: $('progress'),
@@ -70,6 +72,7 @@ function updateControls() {
   els.load.disabled = loading || generating;
   els.modelUrl.disabled = loading || generating;
   els.device.disabled = loading || generating;
+  els.dtype.disabled = loading || generating;
   els.clearCache.disabled = loading;
   for (const el of [els.system, els.prompt, els.temperature, els.maxTokens]) el.disabled = !ready;
   els.send.disabled = !ready || generating;
@@ -172,6 +175,7 @@ async function loadModel() {
     return;
   }
   const device = DEVICES.includes(els.device.value) ? els.device.value : 'auto';
+  const dtype = DTYPES.includes(els.dtype.value) ? els.dtype.value : 'f32';
 
   loading = true;
   // Free the previous model (and its memory) before placing a new one.
@@ -188,7 +192,7 @@ async function loadModel() {
   const started = performance.now();
   try {
     const { Engine } = await hearth();
-    const engine = await Engine.load(url, { device, onProgress });
+    const engine = await Engine.load(url, { device, dtype, onProgress });
     currentEngine = engine;
     showDeviceInfo(engine);
     const secs = ((performance.now() - started) / 1000).toFixed(1);
@@ -362,11 +366,13 @@ document.addEventListener('keydown', (e) => {
   if (e.key === 'Escape' && generating) stop();
 });
 
-// The query string: ?model=URL, ?device=auto|webgpu|cpu, ?autoload=1.
+// The query string: ?model=URL, ?device=auto|webgpu|cpu, ?dtype=f32|f16|q8|q4, ?autoload=1.
 const params = new URLSearchParams(location.search);
 els.modelUrl.value = params.get('model') || els.modelUrl.value || DEFAULT_MODEL_URL;
 const deviceParam = (params.get('device') || '').toLowerCase();
 if (DEVICES.includes(deviceParam)) els.device.value = deviceParam;
+const dtypeParam = (params.get('dtype') || '').toLowerCase();
+if (DTYPES.includes(dtypeParam)) els.dtype.value = dtypeParam;
 updateControls();
 const autoload = params.get('autoload');
 if (autoload !== null && autoload !== '0' && autoload !== 'false') loadModel();

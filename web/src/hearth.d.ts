@@ -16,8 +16,11 @@ export interface Progress {
 export interface LoadOptions {
   /** `auto` (default): WebGPU when an adapter exists and the model fits its limits, else the CPU. */
   device?: 'auto' | 'webgpu' | 'cpu';
-  /** `f32` (default) or `f16` (WebGPU with `shader-f16` only). */
-  dtype?: 'f32' | 'f16';
+  /**
+   * What the weights are held in: `f32` (default); `f16` (on WebGPU only with `shader-f16`);
+   * `q8`/`q4` quantize them at load to int8/int4 blocks, on the CPU path.
+   */
+  dtype?: 'f32' | 'f16' | 'q8' | 'q4';
   onProgress?: (progress: Progress) => void;
   /** The model id requests name; default: taken from the URL (`Qwen/Qwen2.5-0.5B-Instruct`). */
   modelId?: string;
@@ -56,7 +59,7 @@ export class Engine {
   readonly device: DeviceInfo;
   readonly modelId: string;
   readonly contextLength: number;
-  /** The run dtype: `f32` or `f16`. */
+  /** What the weights are held in: `f32`, `f16`, `q8` or `q4`. */
   readonly dtype: string;
   /** Milliseconds from the files being in memory to the model being ready on the device. */
   readonly loadMs: number;

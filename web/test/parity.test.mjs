@@ -1,6 +1,7 @@
 // Parity: at temperature 0 the browser's answers and usage equal the native server's for the
-// same test model and requests, plain and streamed, on the CPU path (flex in wasm) and on
-// WebGPU (Chromium's SwiftShader adapter).
+// same test model and requests, plain and streamed, on the CPU path (the CPU kernels in wasm)
+// and on WebGPU (Chromium's SwiftShader adapter); and with weights quantized at load, which
+// "auto" runs on the CPU path.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -64,4 +65,19 @@ test('device auto picks WebGPU where the adapter can hold the model, and says wh
   const info = await loadEngine(page, `/models/${PRESET}/`, { device: 'auto', modelId: SERVED_ID });
   assert.equal(info.device.kind, 'webgpu');
   assert.match(info.device.reason, /WebGPU adapter .* MiB per buffer/);
+});
+
+test('q8 weights: "auto" runs them on the CPU, answering as hearth serve --dtype q8', async () => {
+  const quantized = await startNative(testModel(PRESET), TEST_KEY, 'q8');
+  try {
+    const info = await loadEngine(page, `/models/${PRESET}/`, { device: 'auto', dtype: 'q8', modelId: SERVED_ID, keys: [TEST_KEY] });
+    assert.equal(info.device.kind, 'cpu', info.device.reason);
+    assert.match(info.device.reason, /q8 weights run on the CPU/);
+    for (const request of PARITY_REQUESTS) {
+      const want = await answerOf(fetch, quantized.url, request);
+      assert.deepEqual(await answerOf(handleIn(page), 'http://127.0.0.1', request), want, JSON.stringify(request));
+    }
+  } finally {
+    await quantized.close();
+  }
 });

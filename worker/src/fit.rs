@@ -8,8 +8,8 @@
 //! format the CPU kernels read them in place and they are the weights: the estimate then
 //! counts them twice, erring on the safe side.)
 
-use hearth::model::{Precision, Qwen2Config};
 use hearth::model::synthetic::tensor_shapes;
+use hearth::model::{Precision, Qwen2Config};
 
 /// Parsing tokenizer.json takes the wasm heap up by this many times the file's size, the
 /// file included (measured: Qwen's 11.4 MB tokenizer.json, 83 MiB).
@@ -27,8 +27,6 @@ pub struct Estimate {
     weights: u64,
     /// The weight files, held while converted.
     files: u64,
-    /// One tensor as f32: a conversion or quantization goes through f32.
-    widening: u64,
     /// Parsing tokenizer.json.
     tokenizer: u64,
     /// One sequence's K/V cache for [`RESERVED_POSITIONS`] (f32) and its logits row.
@@ -42,32 +40,24 @@ impl Estimate {
         tokenizer_bytes: u64,
         precision: Precision,
     ) -> Self {
-        let elements: Vec<u64> = tensor_shapes(config)
+        let elements: u64 = tensor_shapes(config)
             .iter()
             .map(|(_, shape)| shape.iter().product::<usize>() as u64)
-            .collect();
-        let widening = match precision {
-            Precision::F32 => 0,
-            _ => elements.iter().max().copied().unwrap_or(0) * 4,
-        };
+            .sum();
         let c = config;
-        let kv_per_position = 2 * (c.num_hidden_layers * c.num_key_value_heads * c.head_dim()) as u64 * 4;
+        let kv_per_position =
+            2 * (c.num_hidden_layers * c.num_key_value_heads * c.head_dim()) as u64 * 4;
         let positions = RESERVED_POSITIONS.min(c.max_position_embeddings as u64);
         Self {
-            weights: precision.bytes(elements.iter().sum::<u64>()),
+            weights: precision.bytes(elements),
             files: file_bytes,
-            widening,
             tokenizer: (tokenizer_bytes as f64 * TOKENIZER_PEAK_PER_BYTE) as u64,
             sequence: kv_per_position * positions + c.vocab_size as u64 * 4,
         }
     }
 
     pub fn total(&self) -> u64 {
-        MODULE_BYTES
-            + self.weights
-            + self.files.max(self.tokenizer)
-            + self.widening
-            + self.sequence
+        MODULE_BYTES + self.weights + self.files.max(self.tokenizer) + self.sequence
     }
 
     /// `Err` with the breakdown when the total is over `limit` bytes.
@@ -79,14 +69,13 @@ impl Estimate {
         Err(format!(
             "the model does not fit in the isolate: it needs about {} MiB in {precision} \
              (weights {}, then the larger of the weight files {} and parsing the tokenizer {}, \
-             one tensor in f32 {}, one {RESERVED_POSITIONS}-position sequence {}) \
+             one {RESERVED_POSITIONS}-position sequence {}) \
              but the limit is {} MiB (MEMORY_LIMIT_MB); serve a smaller checkpoint here, or \
              set UPSTREAM_URL to forward to a server",
             mib(self.total()),
             mib(self.weights),
             mib(self.files),
             mib(self.tokenizer),
-            mib(self.widening),
             mib(self.sequence),
             mib(limit),
         ))

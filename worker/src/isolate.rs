@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use burn::tensor::Device;
-use hearth::model::Precision;
 use hearth::contract::{Admitted, ApiError, DEFAULT_BODY_LIMIT, Received};
 use hearth::engine::Engine;
 use hearth::local_runner::{LocalRunner, Pause};
+use hearth::model::Precision;
 use hearth::model::safetensors::Blob;
 use hearth::model::{INDEX_FILE, Qwen2, Qwen2Config, SINGLE_FILE, Weights};
 use hearth::service::{Config, ServedModel, Service};

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use hearth::model::Precision;
 use hearth::contract::{Admitted, ApiError, DEFAULT_BODY_LIMIT, Incoming, Policy, admit};
+use hearth::model::Precision;
 use worker::{Bucket, Env};
 
 /// The R2 binding that holds a checkpoint directory (in-isolate mode).

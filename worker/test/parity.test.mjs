@@ -1,5 +1,6 @@
 // Parity: at temperature 0 the worker's answers and usage equal the native server's, in the
-// isolate and through the upstream mode, plain and streamed.
+// isolate and through the upstream mode, plain and streamed; and with weights quantized at
+// load (DTYPE=q8, q4) in the isolate, equal to `hearth serve --dtype` with the same.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -39,6 +40,22 @@ for (const stream of [false, true]) {
       const want = await answerOf(native.url, r);
       assert.deepEqual(await answerOf(isolate.url, r), want, `isolate: ${JSON.stringify(r)}`);
       assert.deepEqual(await answerOf(upstream.url, r), want, `upstream: ${JSON.stringify(r)}`);
+    }
+  });
+}
+
+for (const dtype of ['q8', 'q4']) {
+  test(`temperature 0 answers with ${dtype} weights equal hearth serve --dtype ${dtype}'s`, async () => {
+    const quantizedNative = await startNative(model, TEST_KEY, dtype);
+    const quantizedIsolate = await startWorker({ MODEL_URL: files.url, DTYPE: dtype });
+    try {
+      for (const request of PARITY_REQUESTS) {
+        const want = await answerOf(quantizedNative.url, request);
+        assert.deepEqual(await answerOf(quantizedIsolate.url, request), want, JSON.stringify(request));
+      }
+    } finally {
+      await quantizedIsolate.close();
+      await quantizedNative.close();
     }
   });
 }

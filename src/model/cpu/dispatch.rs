@@ -58,6 +58,27 @@ pub fn threads() -> usize {
     1
 }
 
+/// [`for_each_chunk`] over two outputs split in step: chunk `i` of `a` (`a_size` long) with
+/// chunk `i` of `b` (`b_size` long).
+pub fn for_each_chunk_pair<A: Send, B: Send>(
+    (a, a_size): (&mut [A], usize),
+    (b, b_size): (&mut [B], usize),
+    task: impl Fn(usize, &mut [A], &mut [B]) + Sync + Send,
+) {
+    #[cfg(feature = "native")]
+    {
+        use rayon::prelude::*;
+        a.par_chunks_mut(a_size)
+            .zip(b.par_chunks_mut(b_size))
+            .enumerate()
+            .for_each(|(i, (a, b))| task(i, a, b));
+    }
+    #[cfg(not(feature = "native"))]
+    for (i, (a, b)) in a.chunks_mut(a_size).zip(b.chunks_mut(b_size)).enumerate() {
+        task(i, a, b);
+    }
+}
+
 /// `task(index, chunk)` for each `size`-long chunk of `out`, on every core.
 pub fn for_each_chunk<T: Send>(
     out: &mut [T],

@@ -20,7 +20,7 @@ use super::simd::Lanes;
 const INT_ROWS: usize = 3;
 /// Rows of W per register tile, and inputs per tile.
 const TILE_ROWS: usize = 4;
-const TILE_INPUTS: usize = 2;
+const TILE_INPUTS: usize = 3;
 /// f32 lanes the tiles accumulate in: one AVX2 register.
 const LANES: usize = 8;
 
@@ -29,6 +29,8 @@ const LANES: usize = 8;
 pub struct QuantizedInput {
     quants: Vec<i8>,
     scales: Vec<f32>,
+    /// Each block's levels summed: what q4's offset of 8 subtracts.
+    sums: Vec<f32>,
 }
 
 /// One product of a call: `out` is `[inputs, w.rows]`.
@@ -41,7 +43,15 @@ struct Input<'a> {
     x: &'a [f32],
     rows: usize,
     cols: usize,
-    quantized: Option<(&'a [i8], &'a [f32])>,
+    quantized: Option<Quantized<'a>>,
+}
+
+/// The input rows as int8 blocks: levels, scales and per-block level sums.
+#[derive(Clone, Copy)]
+struct Quantized<'a> {
+    quants: &'a [i8],
+    scales: &'a [f32],
+    sums: &'a [f32],
 }
 
 /// Computes every job's `x · Wᵀ` for the `rows` rows of `x` (each `cols` long, the jobs'
@@ -63,12 +73,21 @@ pub fn matmul<const N: usize>(
         quantized.quants.resize(x.len(), 0);
         quantized.scales.resize(x.len() / BLOCK, 0.0);
         quantize_q8(x, &mut quantized.quants, &mut quantized.scales);
+        quantized.sums.clear();
+        let sums = quantized.quants.chunks_exact(BLOCK);
+        quantized
+            .sums
+            .extend(sums.map(|b| b.iter().map(|&q| q as i32).sum::<i32>() as f32));
     }
     let input = Input {
         x,
         rows,
         cols,
-        quantized: integer.then_some((&quantized.quants[..], &quantized.scales[..])),
+        quantized: integer.then_some(Quantized {
+            quants: &quantized.quants,
+            scales: &quantized.scales,
+            sums: &quantized.sums,
+        }),
     };
     if rows == 1 {
         // One input row: `[1, n]` is also the row-major-by-weight layout the kernels write.
@@ -241,17 +260,19 @@ fn float_rows<L: Lanes, Fm: Format>(
         let w = [row(i), row(i + 1), row(i + 2), row(i + 3)];
         let mut t = 0;
         while t + TILE_INPUTS <= m {
-            let sums = tile::<L, Fm, TILE_ROWS, TILE_INPUTS>(w, [x(t), x(t + 1)]);
+            let xs = std::array::from_fn(|j| x(t + j));
+            let sums = tile::<L, Fm, TILE_ROWS, TILE_INPUTS>(w, xs);
             for (r, s) in sums.iter().enumerate() {
                 out[(i + r) * m + t..(i + r) * m + t + TILE_INPUTS].copy_from_slice(s);
             }
             t += TILE_INPUTS;
         }
-        if t < m {
+        while t < m {
             let sums = tile::<L, Fm, TILE_ROWS, 1>(w, [x(t)]);
             for (r, s) in sums.iter().enumerate() {
                 out[(i + r) * m + t] = s[0];
             }
+            t += 1;
         }
         i += TILE_ROWS;
     }
@@ -333,7 +354,7 @@ fn integer_rows<L: Lanes>(
     first: usize,
     out: &mut [f32],
     input: &Input<'_>,
-    (xq, xs): (&[i8], &[f32]),
+    q: Quantized<'_>,
     scales: &mut Vec<f32>,
 ) {
     let (k, m) = (input.cols, input.rows);
@@ -345,17 +366,23 @@ fn integer_rows<L: Lanes>(
             Data::Q8 { scales, .. } | Data::Q4 { scales, .. } => &scales[r * blocks..][..blocks],
             _ => unreachable!("float rows take the float path"),
         };
-        for (s, &d) in scales.iter_mut().zip(row_scales) {
-            *s = f16_to_f32(d);
-        }
         for (t, o) in out.iter_mut().enumerate() {
-            let x = (&xq[t * k..(t + 1) * k], &xs[t * blocks..(t + 1) * blocks]);
+            // Each block's two scales, multiplied once here rather than in the block loop.
+            let x_scales = &q.scales[t * blocks..(t + 1) * blocks];
+            for ((s, &d), &dx) in scales.iter_mut().zip(row_scales).zip(x_scales) {
+                *s = f16_to_f32(d) * dx;
+            }
+            let x = &q.quants[t * k..(t + 1) * k];
             *o = match &w.data {
                 Data::Q8 { quants, .. } => {
                     integer_dot::<L, Q8Row>(&quants[r * k..(r + 1) * k], scales, x)
                 }
                 Data::Q4 { nibbles, .. } => {
+                    // Σ (n - 8)·x = Σ n·x - 8·Σ x, per block.
+                    let sums = &q.sums[t * blocks..(t + 1) * blocks];
+                    let offset: f32 = scales.iter().zip(sums).map(|(s, x)| s * x).sum();
                     integer_dot::<L, Q4Row>(&nibbles[r * k / 2..(r + 1) * k / 2], scales, x)
+                        - 8.0 * offset
                 }
                 _ => unreachable!(),
             };
@@ -388,26 +415,23 @@ impl Blocks for Q4Row {
     const PER_BLOCK: usize = BLOCK / 2;
     #[inline(always)]
     fn dot<L: Lanes>(w: &[u8], x: &[i8]) -> L::F {
-        L::dot_q4(w, x)
+        L::dot_nibbles(w, x)
     }
 }
 
-/// Σ over blocks of `d_w · d_x · Σ w·x`, each block's products summed in integers.
+/// Σ over blocks of `scale · Σ w·x`, each block's products summed in integers; `scales` holds
+/// each block's weight scale times its input scale.
 #[inline(always)]
-fn integer_dot<L: Lanes, B: Blocks>(
-    w: &[B::E],
-    w_scales: &[f32],
-    (x, x_scales): (&[i8], &[f32]),
-) -> f32 {
+fn integer_dot<L: Lanes, B: Blocks>(w: &[B::E], scales: &[f32], x: &[i8]) -> f32 {
     // Two accumulators, in variables: an array indexed by the block would live in memory.
     let (mut even, mut odd) = (L::zero(), L::zero());
-    let blocks = w_scales.len();
+    let blocks = scales.len();
     for b in (0..blocks - blocks % 2).step_by(2) {
-        even = block_fma::<L, B>(w, w_scales, (x, x_scales), b, even);
-        odd = block_fma::<L, B>(w, w_scales, (x, x_scales), b + 1, odd);
+        even = block_fma::<L, B>(w, scales, x, b, even);
+        odd = block_fma::<L, B>(w, scales, x, b + 1, odd);
     }
     if blocks % 2 == 1 {
-        even = block_fma::<L, B>(w, w_scales, (x, x_scales), blocks - 1, even);
+        even = block_fma::<L, B>(w, scales, x, blocks - 1, even);
     }
     L::sum(even) + L::sum(odd)
 }
@@ -417,8 +441,8 @@ fn integer_dot<L: Lanes, B: Blocks>(
 #[inline(always)]
 fn block_fma<L: Lanes, B: Blocks>(
     w: &[B::E],
-    w_scales: &[f32],
-    (x, x_scales): (&[i8], &[f32]),
+    scales: &[f32],
+    x: &[i8],
     b: usize,
     acc: L::F,
 ) -> L::F {
@@ -426,8 +450,8 @@ fn block_fma<L: Lanes, B: Blocks>(
     if (at * size_of::<B::E>()).is_multiple_of(64) {
         prefetch(&w[at..], PREFETCH_BYTES);
     }
-    let products = B::dot::<L>(&w[b * B::PER_BLOCK..], &x[b * BLOCK..]);
-    L::fma(products, L::splat(w_scales[b] * x_scales[b]), acc)
+    let products = B::dot::<L>(&w[at..], &x[b * BLOCK..]);
+    L::fma(products, L::splat(scales[b]), acc)
 }
 
 /// Asks for the cache line `bytes` past the start of `s`: the weights are read once, in
@@ -602,7 +626,11 @@ mod tests {
                 x: &x,
                 rows: m,
                 cols,
-                quantized: Some((&q.quants, &q.scales)),
+                quantized: Some(Quantized {
+                    quants: &q.quants,
+                    scales: &q.scales,
+                    sums: &q.sums,
+                }),
             };
             let mut portable = vec![0f32; m * rows];
             let kernel = Rows {

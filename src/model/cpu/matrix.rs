@@ -3,6 +3,7 @@
 //! int8/int4 blocks of 32 with an f16 scale each.
 
 use super::convert::{BLOCK, bf16_to_f32, f16_to_f32, f32_to_f16, quantize_q4, quantize_q8};
+use super::dispatch::{for_each_chunk, for_each_chunk_pair};
 use crate::model::Precision;
 use crate::model::safetensors::{Blob, FileDType, RawTensor};
 
@@ -91,24 +92,12 @@ impl Matrix {
                 ));
             }
             (Precision::Q8, _) => {
-                let values = to_f32(raw);
-                let mut quants = zeroed(values.len());
-                let mut scales = vec![0f32; values.len() / BLOCK];
-                quantize_q8(&values, &mut quants, &mut scales);
-                Data::Q8 {
-                    quants,
-                    scales: scales.into_iter().map(f32_to_f16).collect(),
-                }
+                let (quants, scales) = quantize(raw, 1, quantize_q8);
+                Data::Q8 { quants, scales }
             }
             (Precision::Q4, _) => {
-                let values = to_f32(raw);
-                let mut nibbles = zeroed(values.len() / 2);
-                let mut scales = vec![0f32; values.len() / BLOCK];
-                quantize_q4(&values, &mut nibbles, &mut scales);
-                Data::Q4 {
-                    nibbles,
-                    scales: scales.into_iter().map(f32_to_f16).collect(),
-                }
+                let (nibbles, scales) = quantize(raw, 2, quantize_q4);
+                Data::Q4 { nibbles, scales }
             }
         };
         Ok(Self { rows, cols, data })
@@ -175,50 +164,77 @@ impl Matrix {
     }
 }
 
+/// Values per task of a conversion or quantization, shared among the cores.
+const CHUNK: usize = 4096;
+
 /// A tensor in f32, whatever its stored dtype.
 pub fn to_f32(raw: &RawTensor<'_>) -> Vec<f32> {
     convert(raw, |x| x)
 }
 
-/// Each stored value widened to f32 and passed through `f`, into a [`streamed`] vector.
-fn convert<T>(raw: &RawTensor<'_>, f: impl Fn(f32) -> T) -> Vec<T> {
+/// Each stored value widened to f32 and passed through `f`, written by every core (so that the
+/// new pages are also faulted in on every core).
+fn convert<T: Send>(raw: &RawTensor<'_>, f: impl Fn(f32) -> T + Sync) -> Vec<T> {
     let n = raw.bytes.len() / raw.dtype.size();
-    let mut out = streamed(n);
-    match raw.dtype {
-        FileDType::F32 => {
-            let values = raw.bytes.chunks_exact(4);
-            out.extend(values.map(|b| f(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))))
-        }
-        FileDType::F16 => out.extend(u16s(raw.bytes).map(|b| f(f16_to_f32(b)))),
-        FileDType::BF16 => out.extend(u16s(raw.bytes).map(|b| f(bf16_to_f32(b)))),
-    }
+    let mut out = Vec::with_capacity(n);
+    for_each_chunk(&mut out.spare_capacity_mut()[..n], CHUNK, |i, out| {
+        widen(raw, i * CHUNK, out.len(), |j, v| {
+            out[j].write(f(v));
+        })
+    });
+    // SAFETY: every one of the `n` values was written above.
+    unsafe { out.set_len(n) };
     out
 }
 
-/// An empty vector with room for `n` values, whose memory is backed by 2 MiB pages where the
-/// OS offers them: the kernels stream every weight once per token, and with 4 KiB pages the address
-/// translations and the prefetchers' stops at page boundaries cost a fifth of that pace.
-fn streamed<T>(n: usize) -> Vec<T> {
-    let v: Vec<T> = Vec::with_capacity(n);
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        let (start, bytes) = (v.as_ptr() as usize, n * size_of::<T>());
-        let aligned = start.next_multiple_of(HUGE);
-        if start + bytes > aligned + HUGE {
-            let len = (start + bytes - aligned) / HUGE * HUGE;
-            // SAFETY: advice on pages inside the vector's own allocation, before any is
-            // touched; it changes how they are backed, never their contents.
-            unsafe { libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
+/// Stored values `start..start + len`, widened, each passed to `put(index, value)`.
+#[inline(always)]
+fn widen(raw: &RawTensor<'_>, start: usize, len: usize, mut put: impl FnMut(usize, f32)) {
+    let size = raw.dtype.size();
+    let bytes = &raw.bytes[start * size..(start + len) * size];
+    match raw.dtype {
+        FileDType::F32 => {
+            for (j, b) in bytes.chunks_exact(4).enumerate() {
+                put(j, f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            }
+        }
+        FileDType::F16 => {
+            for (j, b) in u16s(bytes).enumerate() {
+                put(j, f16_to_f32(b));
+            }
+        }
+        FileDType::BF16 => {
+            for (j, b) in u16s(bytes).enumerate() {
+                put(j, bf16_to_f32(b));
+            }
         }
     }
-    v
+}
+
+/// Quantizes `raw` by blocks with `quantize`, which packs `per_byte` levels a byte; the
+/// levels and the blocks' f16 scales.
+fn quantize<T: Default + Clone + Send>(
+    raw: &RawTensor<'_>,
+    per_byte: usize,
+    quantize: impl Fn(&[f32], &mut [T], &mut [f32]) + Sync,
+) -> (Vec<T>, Vec<u16>) {
+    let n = raw.bytes.len() / raw.dtype.size();
+    let (mut levels, mut scales) = (zeroed(n / per_byte), zeroed(n / BLOCK));
+    let chunks = (&mut levels[..], CHUNK / per_byte);
+    for_each_chunk_pair(chunks, (&mut scales, CHUNK / BLOCK), |i, levels, scales| {
+        let (mut wide, mut d) = ([0f32; CHUNK], [0f32; CHUNK / BLOCK]);
+        let len = levels.len() * per_byte;
+        widen(raw, i * CHUNK, len, |j, v| wide[j] = v);
+        quantize(&wide[..len], levels, &mut d[..scales.len()]);
+        for (s, d) in scales.iter_mut().zip(d) {
+            *s = f32_to_f16(d);
+        }
+    });
+    (levels, scales)
 }
 
 fn zeroed<T: Default + Clone>(n: usize) -> Vec<T> {
-    let mut v = streamed(n);
-    v.resize(n, T::default());
-    v
+    vec![T::default(); n]
 }
 
 fn u16s(bytes: &[u8]) -> impl Iterator<Item = u16> + '_ {

@@ -94,9 +94,9 @@ impl CpuQwen2 {
         self.precision
     }
 
-    /// The bytes of weights one decoded token reads.
+    /// The bytes the weight matrices hold (a tied embedding once).
     pub fn weight_bytes(&self) -> usize {
-        let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
+        let head = self.lm_head.as_ref().map_or(0, Matrix::bytes);
         let layer = |l: &CpuLayer| {
             [
                 &l.q_proj,
@@ -111,7 +111,7 @@ impl CpuQwen2 {
             .map(|p| p.weight.bytes())
             .sum::<usize>()
         };
-        head.bytes() + self.layers.iter().map(layer).sum::<usize>()
+        self.embed_tokens.bytes() + head + self.layers.iter().map(layer).sum::<usize>()
     }
 
     pub fn new_cache(&self, capacity: usize) -> CpuCache {

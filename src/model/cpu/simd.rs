@@ -20,9 +20,9 @@ pub trait Lanes {
     fn sum(a: Self::F) -> f32;
     /// The products of two 32-value int8 blocks (x within ±127), summed to 8 partial sums.
     fn dot_i8(w: &[i8], x: &[i8]) -> Self::F;
-    /// [`Lanes::dot_i8`] with `w` a q4 block: 16 bytes of two levels each (see
-    /// `convert::quantize_q4`).
-    fn dot_q4(w: &[u8], x: &[i8]) -> Self::F;
+    /// [`Lanes::dot_i8`] with `w` a q4 block's stored nibbles (16 bytes of two each, see
+    /// `convert::quantize_q4`) taken as 0..=15, without their offset of 8.
+    fn dot_nibbles(w: &[u8], x: &[i8]) -> Self::F;
 }
 
 pub struct Scalar;
@@ -80,10 +80,14 @@ impl Lanes for Scalar {
     }
 
     #[inline(always)]
-    fn dot_q4(w: &[u8], x: &[i8]) -> Self::F {
+    fn dot_nibbles(w: &[u8], x: &[i8]) -> Self::F {
         let mut levels = [0i8; 32];
         super::convert::unpack_q4(w, &mut levels);
-        Self::dot_i8(&levels, x)
+        std::array::from_fn(|lane| {
+            (0..4)
+                .map(|j| (levels[lane * 4 + j] as i32 + 8) * x[lane * 4 + j] as i32)
+                .sum::<i32>() as f32
+        })
     }
 }
 
@@ -165,14 +169,16 @@ mod avx2 {
         }
 
         #[inline(always)]
-        fn dot_q4(w: &[u8], x: &[i8]) -> __m256 {
+        fn dot_nibbles(w: &[u8], x: &[i8]) -> __m256 {
             assert!(w.len() >= 16 && x.len() >= 32);
             unsafe {
                 let packed = _mm_loadu_si128(w.as_ptr().cast());
                 let low = _mm_and_si128(packed, _mm_set1_epi8(0x0f));
                 let high = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0f));
-                let w = _mm256_sub_epi8(_mm256_set_m128i(high, low), _mm256_set1_epi8(8));
-                dot_bytes(w, _mm256_loadu_si256(x.as_ptr().cast()))
+                // Nibbles are unsigned already: maddubs takes them as they are.
+                let x = _mm256_loadu_si256(x.as_ptr().cast());
+                let pairs = _mm256_maddubs_epi16(_mm256_set_m128i(high, low), x);
+                _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
             }
         }
     }
@@ -278,12 +284,13 @@ mod wasm {
         }
 
         #[inline(always)]
-        fn dot_q4(w: &[u8], x: &[i8]) -> Self::F {
+        fn dot_nibbles(w: &[u8], x: &[i8]) -> Self::F {
             assert!(w.len() >= 16 && x.len() >= 32);
             // SAFETY: 16 bytes of `w` and 32 of `x` are in bounds.
             let (packed, x) = unsafe { (v128_load(w.as_ptr().cast()), load2(x.as_ptr().cast())) };
-            let low = i8x16_sub(v128_and(packed, u8x16_splat(0x0f)), i8x16_splat(8));
-            let high = i8x16_sub(u8x16_shr(packed, 4), i8x16_splat(8));
+            // 0..=15 read as signed bytes is still 0..=15.
+            let low = v128_and(packed, u8x16_splat(0x0f));
+            let high = u8x16_shr(packed, 4);
             (dot_bytes(low, x.0), dot_bytes(high, x.1))
         }
     }
