@@ -18,14 +18,14 @@ hearth=$CARGO_TARGET_DIR/release/hearth
 model=${HEARTH_CACHE:-$HOME/.cache/hearth}/test-models/qwen2-0.5b
 [ -f "$model/config.json" ] || "$hearth" make-test-model --out "$model" --preset qwen2-0.5b
 
-# llama.cpp names the quantized types by their block format.
-peer_dtypes=$(for dt in $DTYPES; do case $dt in q8) echo q8_0 ;; q4) echo q4_0 ;; *) echo "$dt" ;; esac; done)
 results=$(mktemp)
 errors=$(mktemp)
 trap 'rm -f "$results" "$errors"' EXIT
-# shellcheck disable=SC2086
-bash "$PEER_BENCH" "$model" "$THREADS" "$(echo $peer_dtypes)" >>"$results"
+# Per dtype, the peer and then hearth, back to back: this machine's memory bandwidth drifts by
+# 10-20% over minutes, so figures taken minutes apart would not compare.
 for dt in $DTYPES; do
+  peer=$(case $dt in q8) echo q8_0 ;; q4) echo q4_0 ;; *) echo "$dt" ;; esac)
+  bash "$PEER_BENCH" "$model" "$THREADS" "$peer" >>"$results"
   if out=$("$hearth" bench --model-dir "$model" --backend cpu --dtype "$dt" --threads "$THREADS" --json 2>"$errors"); then
     echo "${out/#\{/\{\"engine\":\"hearth\",}" >>"$results"
   else
@@ -41,14 +41,15 @@ peer = {r["dtype"]: r for r in rows if r["engine"] == "llama.cpp"}
 ours = [r for r in rows if r["engine"] == "hearth"]
 name = {"q8": "q8_0", "q4": "q4_0"}
 print(f"Qwen2-0.5B shape, {sys.argv[2]} threads; tok/s (prefill 128 tokens, decode 64 from an empty cache)")
-print("| dtype | hearth prefill | llama.cpp prefill | ratio | hearth decode | llama.cpp decode | ratio |")
-print("|---|---|---|---|---|---|---|")
+print("| dtype | hearth prefill | llama.cpp prefill | ratio | hearth decode | llama.cpp decode | ratio | hearth load | hearth RSS serving / weights |")
+print("|---|---|---|---|---|---|---|---|---|")
 for r in ours:
     p = peer.get(name.get(r["dtype"], r["dtype"]), {})
     if "error" in r:
-        print(f"| {r['dtype']} | {r['error']} | {p.get('prefill_tok_s', '-')} | | | {p.get('decode_tok_s', '-')} | |")
+        print(f"| {r['dtype']} | {r['error']} | {p.get('prefill_tok_s', '-')} | | | {p.get('decode_tok_s', '-')} | | | |")
         continue
     ratio = lambda a, b: f"{a / b:.2f}x" if b else "-"
     print(f"| {r['dtype']} | {r['prefill_tok_s']:.1f} | {p.get('prefill_tok_s', 0):.1f} | {ratio(r['prefill_tok_s'], p.get('prefill_tok_s'))} "
-          f"| {r['decode_tok_s']:.1f} | {p.get('decode_tok_s', 0):.1f} | {ratio(r['decode_tok_s'], p.get('decode_tok_s'))} |")
+          f"| {r['decode_tok_s']:.1f} | {p.get('decode_tok_s', 0):.1f} | {ratio(r['decode_tok_s'], p.get('decode_tok_s'))} "
+          f"| {r['load_ms'] / 1000:.1f} s | {r['rss_mb']:.0f} / {r['weights_mb']:.0f} MiB |")
 PY

@@ -3,7 +3,8 @@
 // the tiny test model, and decode tokens/s on the CPU path and on WebGPU for the
 // Qwen2-0.5B-shaped test model, in headless Chromium on this machine. `bash web/build.sh
 // --report` runs it after building. HEARTH_WEB_REPORT_MODELS=tiny|large and
-// HEARTH_WEB_REPORT_DEVICES=cpu|webgpu measure only those.
+// HEARTH_WEB_REPORT_DEVICES=cpu|webgpu measure only those; HEARTH_WEB_REPORT_DTYPES (default
+// f32) lists the weight formats of the 0.5B runs on the CPU path (f32 f16 q8 q4).
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ const GEN_TOKENS_LARGE_WEBGPU = Number(process.env.HEARTH_WEB_REPORT_TOKENS_WEBG
 const models = process.env.HEARTH_WEB_REPORT_MODELS ?? 'all';
 const [withTiny, withLarge] = [models !== 'large', models !== 'tiny'];
 const devices = (process.env.HEARTH_WEB_REPORT_DEVICES ?? 'cpu webgpu').split(/[ ,]+/);
+const dtypes = (process.env.HEARTH_WEB_REPORT_DTYPES ?? 'f32').split(/[ ,]+/);
 const mib = (bytes) => (bytes / 1048576).toFixed(1);
 
 const wasm = readFileSync(join(DIST, 'pkg/hearth_wasm_bg.wasm'));
@@ -41,13 +43,14 @@ try {
     record({ model: TINY, device, load_ms, engine_load_ms: Math.round(info.loadMs), ...(await decode(page, GEN_TOKENS)) });
   }
   if (withLarge) {
-    for (const device of devices) {
+    const runs = devices.flatMap((device) => (device === 'cpu' ? dtypes : ['f32']).map((dtype) => ({ device, dtype })));
+    for (const { device, dtype } of runs) {
       const started = performance.now();
-      const info = await loadEngine(page, `/models/${LARGE}/`, { device, cache: false });
+      const info = await loadEngine(page, `/models/${LARGE}/`, { device, dtype, cache: false });
       const load_ms = Math.round(performance.now() - started);
       const tokens = device === 'webgpu' ? GEN_TOKENS_LARGE_WEBGPU : GEN_TOKENS;
       const engine_load_ms = Math.round(info.loadMs);
-      record({ model: LARGE, device, load_ms, engine_load_ms, ...(await decode(page, tokens)), note: info.device.reason });
+      record({ model: LARGE, device, dtype, load_ms, engine_load_ms, ...(await decode(page, tokens)), note: info.device.reason });
       await page.evaluate(() => window.engine.dispose());
     }
   }

@@ -69,7 +69,7 @@ pub fn run(options: BenchOptions) -> Result<(), String> {
         load_ms,
         peak_rss_mb: status_mb("VmHWM:"),
         rss_mb: status_mb("VmRSS:"),
-        weights_mb: model.host_weight_bytes().map(|b| b as f64 / 1e6),
+        weights_mb: model.host_weight_bytes().map(|b| b as f64 / 1048576.0),
     };
     let dtype = model.precision();
     let threads = options.threads.unwrap_or_else(rayon::current_num_threads);
@@ -110,15 +110,15 @@ pub fn run(options: BenchOptions) -> Result<(), String> {
             report.decode.mean, report.decode.sd, options.gen_tokens
         );
         println!(
-            "peak RSS  {:>9.0} MB (loading included)",
+            "peak RSS  {:>9.0} MiB (loading included)",
             report.peak_rss_mb
         );
         let weights = match report.weights_mb {
-            Some(mb) => format!(" (weights {mb:.0} MB)"),
+            Some(mb) => format!(" (weights {mb:.0} MiB)"),
             None => String::new(),
         };
         println!(
-            "RSS       {:>9.0} MB after the runs{weights}",
+            "RSS       {:>9.0} MiB after the runs{weights}",
             report.rss_mb
         );
     }
@@ -197,7 +197,7 @@ fn random_tokens(engine: &Engine, n: usize) -> Vec<u32> {
         .collect()
 }
 
-/// A memory figure of /proc/self/status (`VmHWM:` peak, `VmRSS:` now), in MB.
+/// A memory figure of /proc/self/status (`VmHWM:` peak, `VmRSS:` now), in MiB (the `_mb` keys of `--json` too).
 fn status_mb(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()

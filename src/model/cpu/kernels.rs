@@ -167,10 +167,15 @@ fn rows_generic<L: Lanes>(
             integer_rows::<L>(w, first, out, input, q, &mut scratch.scales)
         }
         (Data::F32(e), _) => float_rows::<L, AsF32>(e.as_slice(), first, out, input),
-        (Data::BF16(e), _) => float_rows::<L, AsBf16>(e.as_slice(), first, out, input),
-        (Data::F16(e), _) => float_rows::<L, AsF16>(e.as_slice(), first, out, input),
-        (Data::Q8 { .. } | Data::Q4 { .. }, None) => {
-            // Many inputs: widen a few rows at a time and multiply them as floats.
+        // One input: read the narrow format straight into lanes.
+        (Data::BF16(e), _) if input.rows == 1 => {
+            float_rows::<L, AsBf16>(e.as_slice(), first, out, input)
+        }
+        (Data::F16(e), _) if input.rows == 1 => {
+            float_rows::<L, AsF16>(e.as_slice(), first, out, input)
+        }
+        _ => {
+            // Several inputs: widen a few rows at a time, once, and multiply them as floats.
             let m = input.rows;
             let count = out.len() / m;
             scratch.wide.resize(TILE_ROWS * k, 0.0);
