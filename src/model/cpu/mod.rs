@@ -130,6 +130,15 @@ impl CpuQwen2 {
 
     /// Runs `ids` at the cache's next positions; the logits of the last one.
     pub fn forward(&self, ids: &[u32], cache: &mut CpuCache) -> Vec<f32> {
+        // The whole pass on one of the pool's threads: its parallel steps then split from
+        // inside the pool instead of each handing work over from outside and sleeping on it.
+        #[cfg(feature = "native")]
+        return rayon::scope(|_| self.pass(ids, cache));
+        #[cfg(not(feature = "native"))]
+        self.pass(ids, cache)
+    }
+
+    fn pass(&self, ids: &[u32], cache: &mut CpuCache) -> Vec<f32> {
         let c = &self.config;
         let (n, h, d) = (ids.len(), c.hidden_size, c.head_dim());
         let (heads, kv_heads) = (c.num_attention_heads, c.num_key_value_heads);
