@@ -69,12 +69,20 @@ pub fn layers<S: Store>(
         .collect()
 }
 
-/// The lm_head's name, or `None` when the output reuses the embedding. Some tied checkpoints
-/// still ship `lm_head.weight`; it is used when present.
-pub fn lm_head_name(config: &Qwen2Config, has: impl Fn(&str) -> bool) -> Option<&'static str> {
-    const NAME: &str = "lm_head.weight";
-    (!config.tie_word_embeddings || has(NAME)).then_some(NAME)
+/// The token embedding, and the lm_head unless the output reuses the embedding (`None`), each
+/// loaded by `load(name)`. Some tied checkpoints still ship `lm_head.weight`; it is used when
+/// present.
+pub fn vocabulary<M>(
+    config: &Qwen2Config,
+    has: impl Fn(&str) -> bool,
+    load: impl Fn(&str) -> Result<M, LoadError>,
+) -> Result<(M, Option<M>), LoadError> {
+    const LM_HEAD: &str = "lm_head.weight";
+    let lm_head = match !config.tie_word_embeddings || has(LM_HEAD) {
+        true => Some(load(LM_HEAD)?),
+        false => None,
+    };
+    Ok((load("model.embed_tokens.weight")?, lm_head))
 }
 
-pub const EMBED: &str = "model.embed_tokens.weight";
 pub const NORM: &str = "model.norm.weight";

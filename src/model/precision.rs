@@ -47,6 +47,15 @@ impl Precision {
         }
     }
 
+    /// What the embedding and lm_head are held in: the output projection decides every token,
+    /// so in q4 they stay in q8, as llama.cpp's q4_0 files keep them.
+    pub fn for_vocabulary(self) -> Self {
+        match self {
+            Self::Q4 => Self::Q8,
+            other => other,
+        }
+    }
+
     /// The dtype a tensor network computes in, `None` for the quantized formats, which only
     /// the CPU kernels read.
     pub fn float_dtype(self) -> Option<DType> {

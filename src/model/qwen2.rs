@@ -113,12 +113,9 @@ impl TensorQwen2 {
             VocabMatrix::load(weights, name, shape, (device, dtype), max_buffer_bytes)
         };
         let layers = layout::layers(c, &store)?;
-        let lm_head = match layout::lm_head_name(c, |n| weights.contains(n)) {
-            Some(name) => Some(vocab(name)?),
-            None => None,
-        };
+        let (embed_tokens, lm_head) = layout::vocabulary(c, |n| weights.contains(n), vocab)?;
         Ok(Self {
-            embed_tokens: vocab(layout::EMBED)?,
+            embed_tokens,
             layers,
             norm: store.vector(layout::NORM, c.hidden_size)?,
             lm_head,

@@ -40,16 +40,22 @@ impl Estimate {
         tokenizer_bytes: u64,
         precision: Precision,
     ) -> Self {
-        let elements: u64 = tensor_shapes(config)
+        let weights = tensor_shapes(config)
             .iter()
-            .map(|(_, shape)| shape.iter().product::<usize>() as u64)
+            .map(|(name, shape)| {
+                let elements = shape.iter().product::<usize>() as u64;
+                match name.contains("embed_tokens") || name.starts_with("lm_head") {
+                    true => precision.for_vocabulary().bytes(elements),
+                    false => precision.bytes(elements),
+                }
+            })
             .sum();
         let c = config;
         let kv_per_position =
             2 * (c.num_hidden_layers * c.num_key_value_heads * c.head_dim()) as u64 * 4;
         let positions = RESERVED_POSITIONS.min(c.max_position_embeddings as u64);
         Self {
-            weights: precision.bytes(elements),
+            weights,
             files: file_bytes,
             tokenizer: (tokenizer_bytes as f64 * TOKENIZER_PEAK_PER_BYTE) as u64,
             sequence: kv_per_position * positions + c.vocab_size as u64 * 4,

@@ -33,11 +33,8 @@ pub struct QuantizedInput {
     sums: Vec<f32>,
 }
 
-/// One product of a call: `out` is `[inputs, w.rows]`.
-pub struct Job<'a> {
-    pub w: &'a Matrix,
-    pub out: &'a mut [f32],
-}
+/// One product of a call: the matrix, and its output `[inputs, rows]`.
+pub struct Job<'a>(pub &'a Matrix, pub &'a mut [f32]);
 
 struct Input<'a> {
     x: &'a [f32],
@@ -62,13 +59,13 @@ pub fn matmul<const N: usize>(
     jobs: [Job<'_>; N],
     quantized: &mut QuantizedInput,
 ) {
-    let cols = jobs[0].w.cols;
+    let cols = jobs[0].0.cols;
     debug_assert!(
         jobs.iter()
-            .all(|j| j.w.cols == cols && j.out.len() == rows * j.w.rows)
+            .all(|j| j.0.cols == cols && j.1.len() == rows * j.0.rows)
     );
     debug_assert_eq!(x.len(), rows * cols);
-    let integer = rows <= INT_ROWS && jobs.iter().any(|j| is_quantized(j.w));
+    let integer = rows <= INT_ROWS && jobs.iter().any(|j| is_quantized(j.0));
     if integer {
         quantized.quants.resize(x.len(), 0);
         quantized.scales.resize(x.len() / BLOCK, 0.0);
@@ -91,13 +88,13 @@ pub fn matmul<const N: usize>(
     };
     if rows == 1 {
         // One input row: `[1, n]` is also the row-major-by-weight layout the kernels write.
-        let mut parts = jobs.map(|j| (j.w, j.out));
+        let mut parts = jobs.map(|Job(w, out)| (w, out));
         run(&input, &mut parts);
         return;
     }
     // Kernels write `[w.rows, inputs]` so that each core owns a contiguous range; transpose
     // afterwards (prefill only).
-    let mut parts = jobs.map(|j| (j.w, vec![0f32; j.out.len()], j.out));
+    let mut parts = jobs.map(|Job(w, out)| (w, vec![0f32; out.len()], out));
     let mut views = parts.each_mut().map(|(w, t, _)| (*w, &mut t[..]));
     run(&input, &mut views);
     for (w, transposed, out) in parts {
@@ -548,15 +545,7 @@ mod tests {
                     let x = values(m * cols, 11 + m as u32);
                     let mut out = vec![0f32; m * rows];
                     let mut q = QuantizedInput::default();
-                    matmul(
-                        &x,
-                        m,
-                        [Job {
-                            w: &w,
-                            out: &mut out,
-                        }],
-                        &mut q,
-                    );
+                    matmul(&x, m, [Job(&w, &mut out)], &mut q);
                     let expected = reference(&x, &w, m);
                     // The integer path also rounds the input to int8: about 1/254 of each
                     // block's peak per product.
@@ -585,15 +574,7 @@ mod tests {
             let x = values(cols, 5);
             let mut q = QuantizedInput::default();
             let mut out = vec![0f32; rows];
-            matmul(
-                &x,
-                1,
-                [Job {
-                    w: &w,
-                    out: &mut out,
-                }],
-                &mut q,
-            );
+            matmul(&x, 1, [Job(&w, &mut out)], &mut q);
             let rounded: Vec<f32> = (0..cols)
                 .map(|i| q.quants[i] as f32 * q.scales[i / BLOCK])
                 .collect();
@@ -618,15 +599,7 @@ mod tests {
             let x = values(m * cols, 2);
             let mut q = QuantizedInput::default();
             let mut dispatched = vec![0f32; m * rows];
-            matmul(
-                &x,
-                m,
-                [Job {
-                    w: &w,
-                    out: &mut dispatched,
-                }],
-                &mut q,
-            );
+            matmul(&x, m, [Job(&w, &mut dispatched)], &mut q);
             let input = Input {
                 x: &x,
                 rows: m,

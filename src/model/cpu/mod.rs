@@ -61,22 +61,17 @@ impl CpuQwen2 {
         let c = &config;
         let store = HostStore { weights, precision };
         let layers = layout::layers(c, &store)?;
-        // The output projection decides every token: in q4 it stays in q8, as llama.cpp's
-        // q4_0 files keep it.
         let vocab_store = HostStore {
             weights,
-            precision: match precision {
-                Precision::Q4 => Precision::Q8,
-                other => other,
-            },
+            precision: precision.for_vocabulary(),
         };
-        let vocab = |name| layout::Store::matrix(&vocab_store, name, [c.vocab_size, c.hidden_size]);
-        let lm_head = match layout::lm_head_name(c, |n| weights.contains(n)) {
-            Some(name) => Some(vocab(name)?),
-            None => None,
-        };
+        let (embed_tokens, lm_head) = layout::vocabulary(
+            c,
+            |n| weights.contains(n),
+            |name| layout::Store::matrix(&vocab_store, name, [c.vocab_size, c.hidden_size]),
+        )?;
         Ok(Self {
-            embed_tokens: vocab(layout::EMBED)?,
+            embed_tokens,
             layers,
             norm: layout::Store::vector(&store, layout::NORM, c.hidden_size)?,
             lm_head,
@@ -157,18 +152,9 @@ impl CpuQwen2 {
         rope::tables(&self.inv_freq, start..start + n, &mut b.cos, &mut b.sin);
         for (layer, (keys, values)) in self.layers.iter().zip(cache.layers.iter_mut()) {
             ops::rms_norm(&b.x, &layer.input_layernorm, eps, &mut b.normed);
-            let q = Job {
-                w: &layer.q_proj.weight,
-                out: &mut b.q,
-            };
-            let k = Job {
-                w: &layer.k_proj.weight,
-                out: &mut b.k,
-            };
-            let v = Job {
-                w: &layer.v_proj.weight,
-                out: &mut b.v,
-            };
+            let q = Job(&layer.q_proj.weight, &mut b.q);
+            let k = Job(&layer.k_proj.weight, &mut b.k);
+            let v = Job(&layer.v_proj.weight, &mut b.v);
             matmul(&b.normed, n, [q, k, v], &mut b.quantized);
             for (out, p) in [
                 (&mut b.q, &layer.q_proj),
@@ -200,28 +186,16 @@ impl CpuQwen2 {
                 head_dim: d,
             };
             attention::attend(&b.q, keys, values, shape, start, &mut b.attended);
-            let o = Job {
-                w: &layer.o_proj.weight,
-                out: &mut b.projected,
-            };
+            let o = Job(&layer.o_proj.weight, &mut b.projected);
             matmul(&b.attended, n, [o], &mut b.quantized);
             ops::add(&mut b.x, &b.projected);
 
             ops::rms_norm(&b.x, &layer.post_attention_layernorm, eps, &mut b.normed);
-            let gate = Job {
-                w: &layer.gate_proj.weight,
-                out: &mut b.gate,
-            };
-            let up = Job {
-                w: &layer.up_proj.weight,
-                out: &mut b.up,
-            };
+            let gate = Job(&layer.gate_proj.weight, &mut b.gate);
+            let up = Job(&layer.up_proj.weight, &mut b.up);
             matmul(&b.normed, n, [gate, up], &mut b.quantized);
             ops::swiglu(&mut b.gate, &b.up);
-            let down = Job {
-                w: &layer.down_proj.weight,
-                out: &mut b.projected,
-            };
+            let down = Job(&layer.down_proj.weight, &mut b.projected);
             matmul(&b.gate, n, [down], &mut b.quantized);
             ops::add(&mut b.x, &b.projected);
         }
@@ -230,10 +204,7 @@ impl CpuQwen2 {
         ops::rms_norm(last, &self.norm, eps, &mut b.normed[..h]);
         let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
         let mut logits = vec![0.0; head.rows];
-        let job = Job {
-            w: head,
-            out: &mut logits,
-        };
+        let job = Job(head, &mut logits);
         matmul(&b.normed[..h], 1, [job], &mut b.quantized);
         logits
     }
