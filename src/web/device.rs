@@ -58,19 +58,20 @@ fn cpu(reason: String) -> Picked {
 }
 
 async fn webgpu(files: &HashMap<String, Blob>, dtype: Precision) -> Result<Picked, String> {
-    let (device, gpu) = adapter().await?;
+    // What no adapter could run is refused before starting one.
     match dtype {
         Precision::Q8 | Precision::Q4 => {
             return Err(format!("{dtype} weights run on the CPU kernels only"));
         }
-        Precision::F16 if !gpu.shader_f16 => {
-            return Err(format!(
-                "the WebGPU adapter {} lacks shader-f16",
-                gpu.adapter
-            ));
-        }
         Precision::BF16 => return Err("WebGPU has no bf16".into()),
         _ => {}
+    }
+    let (device, gpu) = adapter().await?;
+    if dtype == Precision::F16 && !gpu.shader_f16 {
+        return Err(format!(
+            "the WebGPU adapter {} lacks shader-f16",
+            gpu.adapter
+        ));
     }
     let config = files
         .get("config.json")
