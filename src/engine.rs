@@ -2,11 +2,11 @@
 
 use burn::tensor::Device;
 
-use crate::model::{FileSource, LoadError, LoadProgress, Precision, Qwen2, Qwen2Config, Weights};
-use crate::text::ChatFormat;
+use crate::model::{FileSource, LoadError, LoadProgress, ModelConfig, Network, Precision, Weights};
+use crate::text::{ChatFormat, TextFiles};
 
 pub struct Engine {
-    pub model: Qwen2,
+    pub model: Network,
     pub format: ChatFormat,
 }
 
@@ -27,10 +27,10 @@ impl Engine {
         precision: Precision,
         progress: LoadProgress,
     ) -> Result<Self, LoadError> {
-        let config = Qwen2Config::from_json((*source.require("config.json")?).as_ref())?;
+        let config = ModelConfig::from_json((*source.require("config.json")?).as_ref())?;
         let format = load_format(source, &config)?;
         let weights = Weights::open(source)?.with_progress(progress);
-        let model = Qwen2::load(config, &weights, device, precision)?;
+        let model = Network::load(config, &weights, device, precision)?;
         Ok(Self { model, format })
     }
 
@@ -40,16 +40,27 @@ impl Engine {
     }
 }
 
-fn load_format(source: &dyn FileSource, config: &Qwen2Config) -> Result<ChatFormat, LoadError> {
+fn load_format(source: &dyn FileSource, config: &ModelConfig) -> Result<ChatFormat, LoadError> {
     let tokenizer = source.require("tokenizer.json")?;
-    let tokenizer_config = source.read("tokenizer_config.json")?;
-    let generation_config = source.read("generation_config.json")?;
-    let format = ChatFormat::from_bytes(
-        (*tokenizer).as_ref(),
-        tokenizer_config.as_deref().map(|b| b.as_ref()),
-        generation_config.as_deref().map(|b| b.as_ref()),
+    let [tokenizer_config, generation_config, chat_template] =
+        TextFiles::OPTIONAL.map(|name| source.read(name));
+    let (tokenizer_config, generation_config, chat_template) =
+        (tokenizer_config?, generation_config?, chat_template?);
+    chat_format(
+        TextFiles {
+            tokenizer_json: (*tokenizer).as_ref(),
+            tokenizer_config: tokenizer_config.as_deref().map(|b| b.as_ref()),
+            generation_config: generation_config.as_deref().map(|b| b.as_ref()),
+            chat_template: chat_template.as_deref().map(|b| b.as_ref()),
+        },
+        config,
     )
-    .map_err(|e| LoadError::Text(e.to_string()))?;
+}
+
+/// The tokenizer, chat template and stop tokens of `config`'s model, checked against it.
+pub fn chat_format(files: TextFiles<'_>, config: &ModelConfig) -> Result<ChatFormat, LoadError> {
+    let format = ChatFormat::from_files(files, config.family.spec().chatml_fallback)
+        .map_err(|e| LoadError::Text(e.to_string()))?;
     let tokens = format.tokenizer().vocab_size();
     if tokens > config.vocab_size {
         return Err(LoadError::Config {

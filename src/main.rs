@@ -1,7 +1,6 @@
 //! The `hearth` command.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -29,27 +28,9 @@ enum Command {
     Chat(ChatOptions),
     /// Measure prefill and decode speed, time to first token, load time and peak memory.
     Bench(BenchOptions),
-    /// Write a checkpoint directory with seeded random weights in Qwen2's real layout.
+    /// Write a checkpoint directory with seeded random weights in a family's real layout.
     #[command(after_help = format!("Presets:\n{}", make_test_model::preset_help()))]
-    MakeTestModel {
-        /// The directory to write.
-        #[arg(long)]
-        out: PathBuf,
-        /// The model shape.
-        #[arg(long)]
-        preset: String,
-        /// tokenizer.json to ship with it (default: the one scripts/fetch-tokenizer.sh fetched).
-        #[arg(long)]
-        tokenizer: Option<PathBuf>,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// The dtype of the stored weights (f32, f16, bf16; default: the preset's).
-        #[arg(long)]
-        dtype: Option<String>,
-        /// Split the weights over this many files with model.safetensors.index.json.
-        #[arg(long, default_value_t = 1)]
-        shards: usize,
-    },
+    MakeTestModel(make_test_model::MakeTestModelOptions),
 }
 
 fn main() -> ExitCode {
@@ -66,21 +47,7 @@ fn main() -> ExitCode {
         Command::Serve(options) => serve::run(options),
         Command::Chat(options) => chat::run(options),
         Command::Bench(options) => bench::run(options),
-        Command::MakeTestModel {
-            out,
-            preset,
-            tokenizer,
-            seed,
-            dtype,
-            shards,
-        } => make_test_model::run(
-            &out,
-            &preset,
-            tokenizer.as_deref(),
-            seed,
-            dtype.as_deref(),
-            shards,
-        ),
+        Command::MakeTestModel(options) => make_test_model::run(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,7 +12,7 @@ use crate::contract::{
     error_body, generation_budget, sse_error, sse_success,
 };
 use crate::generate::{GenerationRequest, SamplingParams};
-use crate::text::ChatFormat;
+use crate::text::{ChatFormat, ReasoningSplitter, Split};
 
 /// What a runner reports while it generates.
 #[derive(Debug)]
@@ -128,6 +128,8 @@ struct Prepared {
     n: usize,
     openai: Option<bool>,
     stream: bool,
+    /// A reasoning model's answers are split (`Some(true)`: the prompt opened the block).
+    reasoning: Option<bool>,
 }
 
 impl Service {
@@ -188,10 +190,11 @@ impl Service {
     ) -> Result<Response, ApiError> {
         let served = &self.config.models[model];
         let runner = &served.runner;
-        let prompt_ids = runner
+        let prompt = runner
             .format()
-            .prompt_ids(&request.messages)
+            .prompt(&request.messages, request.enable_thinking)
             .map_err(|e| ApiError::invalid_field("messages", e))?;
+        let prompt_ids = prompt.ids;
         let max_tokens = generation_budget(
             prompt_ids.len(),
             request.max_tokens,
@@ -207,6 +210,7 @@ impl Service {
             n: request.n as usize,
             openai,
             stream: request.stream,
+            reasoning: prompt.reasoning,
         };
         let job = runner.submit(GenerationRequest {
             prompt_ids,
@@ -233,8 +237,15 @@ impl Service {
                 tokens: None,
             });
         }
-        let answers = collect(job).await?;
+        let mut answers = collect(job).await?;
         let p = prepared;
+        if let Some(inside) = p.reasoning {
+            for answer in &mut answers {
+                let split = ReasoningSplitter::split(inside, &answer.text);
+                answer.text = split.answer;
+                answer.reasoning = (!split.reasoning.is_empty()).then_some(split.reasoning);
+            }
+        }
         let tokens = TokenCounts {
             prompt: p.prompt_tokens,
             completion: answers.iter().map(Answer::completion_tokens).sum(),
@@ -274,6 +285,8 @@ pub struct EventStream {
     job: Job,
     /// Per answer, whether OpenAI's opening role chunk went out.
     opened: Vec<bool>,
+    /// Per answer, for a reasoning model.
+    splitters: Option<Vec<ReasoningSplitter>>,
     finished: bool,
     /// Completion tokens once the answers are in.
     completion_tokens: Option<u32>,
@@ -282,10 +295,14 @@ pub struct EventStream {
 impl EventStream {
     fn new(prepared: Prepared, job: Job) -> Self {
         let opened = vec![false; prepared.n];
+        let splitters = prepared
+            .reasoning
+            .map(|inside| vec![ReasoningSplitter::new(inside); prepared.n]);
         Self {
             prepared,
             job,
             opened,
+            splitters,
             finished: false,
             completion_tokens: None,
         }
@@ -305,11 +322,25 @@ impl EventStream {
             return None;
         }
         let chunk = match self.job.events.recv().await.ok() {
-            Some(JobEvent::Delta { index, text }) => self.delta(index, &text),
+            Some(JobEvent::Delta { index, text }) => match &mut self.splitters {
+                None => self.delta(index, &text, false),
+                Some(splitters) => {
+                    let split = splitters[index].push(&text);
+                    self.split_delta(index, split)
+                }
+            },
             Some(JobEvent::Done(Ok(answers))) => {
                 self.finished = true;
                 self.completion_tokens = Some(answers.iter().map(Answer::completion_tokens).sum());
-                self.last(&answers)
+                let held: Vec<Split> = match &mut self.splitters {
+                    None => Vec::new(),
+                    Some(splitters) => splitters.iter_mut().map(|s| s.finish()).collect(),
+                };
+                let mut out = String::new();
+                for (index, split) in held.into_iter().enumerate() {
+                    out += &self.split_delta(index, split);
+                }
+                out + &self.last(&answers)
             }
             Some(JobEvent::Done(Err(message))) => {
                 self.finished = true;
@@ -323,13 +354,30 @@ impl EventStream {
         Some(chunk)
     }
 
-    fn delta(&mut self, index: usize, text: &str) -> String {
+    /// The events for a reasoning model's new text: its thinking, then its answer.
+    fn split_delta(&mut self, index: usize, split: Split) -> String {
+        let mut out = String::new();
+        for (text, reasoning) in [(split.reasoning, true), (split.answer, false)] {
+            if !text.is_empty() {
+                out += &self.delta(index, &text, reasoning);
+            }
+        }
+        out
+    }
+
+    /// The event for new `text` of answer `index` (of its thinking when `reasoning`).
+    fn delta(&mut self, index: usize, text: &str, reasoning: bool) -> String {
         let p = &self.prepared;
+        let (delta, reasoning_delta) = match reasoning {
+            false => (text.to_string(), None),
+            true => (String::new(), Some(text.to_string())),
+        };
         match p.openai {
             None => sse_success(StreamResult {
                 id: p.id.clone(),
                 model: p.model.clone(),
-                delta: text.to_string(),
+                delta,
+                reasoning_delta,
                 created_at: p.created,
                 index: (p.n > 1).then_some(index as u32),
                 usage: None,
@@ -340,9 +388,9 @@ impl EventStream {
                     out += &ChatCompletionChunk::role(&p.id, &p.model, p.created, index as u32)
                         .to_sse();
                 }
-                out +=
-                    &ChatCompletionChunk::content(&p.id, &p.model, p.created, index as u32, text)
-                        .to_sse();
+                let at = (&p.id, &p.model, p.created, index as u32);
+                out += &ChatCompletionChunk::content(at.0, at.1, at.2, at.3, (text, reasoning))
+                    .to_sse();
                 out
             }
         }
@@ -363,6 +411,7 @@ impl EventStream {
                     id: p.id.clone(),
                     model: p.model.clone(),
                     delta: String::new(),
+                    reasoning_delta: None,
                     created_at: p.created,
                     index: (p.n > 1).then_some(0),
                     usage: Some(usage),

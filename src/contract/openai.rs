@@ -68,6 +68,9 @@ pub struct AssistantMessage {
     /// Always "assistant".
     pub role: String,
     pub content: String,
+    /// A reasoning model's thinking, apart from `content`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,6 +113,7 @@ impl ChatCompletion {
                     message: AssistantMessage {
                         role: "assistant".to_string(),
                         content: a.text.clone(),
+                        reasoning_content: a.reasoning.clone(),
                     },
                     finish_reason: a.finish_reason,
                 })
@@ -131,6 +135,8 @@ pub struct Delta {
     pub role: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -172,6 +178,7 @@ impl ChatCompletionChunk {
         let delta = Delta {
             role: Some("assistant".to_string()),
             content: Some(String::new()),
+            reasoning_content: None,
         };
         Self::with(
             id,
@@ -186,10 +193,24 @@ impl ChatCompletionChunk {
     }
 
     /// New text for one choice.
-    pub fn content(id: &str, model: &str, created: u64, index: u32, text: &str) -> Self {
-        let delta = Delta {
-            role: None,
-            content: Some(text.to_string()),
+    /// New text of the answer, or of its thinking when `reasoning`.
+    pub fn content(
+        id: &str,
+        model: &str,
+        created: u64,
+        index: u32,
+        (text, reasoning): (&str, bool),
+    ) -> Self {
+        let text = Some(text.to_string());
+        let delta = match reasoning {
+            false => Delta {
+                content: text,
+                ..Delta::default()
+            },
+            true => Delta {
+                reasoning_content: text,
+                ..Delta::default()
+            },
         };
         Self::with(
             id,

@@ -8,7 +8,7 @@
 //!   fractional part is accepted (`3.0` is 3); `0.5` is an error.
 //! - Nothing is silently clamped: a value out of range is an error naming the field.
 //! - Fields are checked in a fixed order (model, messages, max_tokens, temperature,
-//!   top_p, presence_penalty, frequency_penalty, n, stop, seed, stream) and the first
+//!   top_p, presence_penalty, frequency_penalty, n, stop, seed, stream, enable_thinking) and the first
 //!   failure is reported, so every runtime gives the same message.
 
 use serde_json::{Map, Number, Value};
@@ -46,6 +46,9 @@ pub struct CompletionRequest {
     /// None: random.
     pub seed: Option<u64>,
     pub stream: bool,
+    /// Passed to the chat template (Qwen3's switch for its thinking); None: the template's
+    /// default.
+    pub enable_thinking: Option<bool>,
 }
 
 impl CompletionRequest {
@@ -115,11 +118,8 @@ pub(crate) fn parse_fields(
     let n = parse_n(map)?;
     let stop = parse_stop(get(map, "stop"))?;
     let seed = parse_seed(map)?;
-    let stream = match get(map, "stream") {
-        None => false,
-        Some(Value::Bool(b)) => *b,
-        Some(v) => return Err(expected("stream", "true or false", v)),
-    };
+    let stream = boolean(map, "stream")?.unwrap_or(false);
+    let enable_thinking = boolean(map, "enable_thinking")?;
     Ok(CompletionRequest {
         model,
         messages,
@@ -132,7 +132,16 @@ pub(crate) fn parse_fields(
         stop,
         seed,
         stream,
+        enable_thinking,
     })
+}
+
+fn boolean(map: &Map<String, Value>, field: &str) -> Result<Option<bool>, ApiError> {
+    match get(map, field) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(v) => Err(expected(field, "true or false", v)),
+    }
 }
 
 /// Greater than 0, at most 1; default 1.

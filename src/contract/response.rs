@@ -86,6 +86,8 @@ pub struct Usage {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
     pub text: String,
+    /// A reasoning model's thinking, split from `text` (which is then the answer alone).
+    pub reasoning: Option<String>,
     /// Every sampled token, the end-of-turn token included.
     pub tokens: Vec<u32>,
     pub finish_reason: FinishReason,
@@ -102,6 +104,8 @@ impl Answer {
 pub struct Choice {
     pub index: u32,
     pub answer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
     pub finish_reason: FinishReason,
     pub completion_tokens: u32,
 }
@@ -114,6 +118,9 @@ pub struct CompletionResult {
     pub model: String,
     /// The first answer.
     pub answer: String,
+    /// The first answer's thinking, for a reasoning model that produced one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
     pub usage: Usage,
     /// Unix seconds.
     pub created_at: u64,
@@ -141,6 +148,7 @@ impl CompletionResult {
                 .map(|(i, a)| Choice {
                     index: i as u32,
                     answer: a.text.clone(),
+                    reasoning: a.reasoning.clone(),
                     finish_reason: a.finish_reason,
                     completion_tokens: a.completion_tokens(),
                 })
@@ -150,6 +158,7 @@ impl CompletionResult {
             id: id.into(),
             model: model.into(),
             answer: first.map(|a| a.text.clone()).unwrap_or_default(),
+            reasoning: first.and_then(|a| a.reasoning.clone()),
             usage: Usage {
                 prompt_tokens,
                 completion_tokens,
@@ -170,6 +179,9 @@ pub struct StreamResult {
     pub model: String,
     /// Whole UTF-8 characters only.
     pub delta: String,
+    /// New thinking text of a reasoning model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_delta: Option<String>,
     pub created_at: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,

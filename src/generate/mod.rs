@@ -6,7 +6,7 @@ pub mod sampler;
 pub mod stop;
 
 pub use crate::contract::{Answer, FinishReason};
-use crate::model::{KvCache, Logits, Qwen2};
+use crate::model::{KvCache, Logits, Network};
 use crate::text::{ChatFormat, Detokenizer, TextError};
 pub use sampler::{Sampler, SamplingParams};
 use stop::StopMatcher;
@@ -34,7 +34,7 @@ pub enum GenerateError {
 /// Generates `request.n` answers. `on_delta(index, text)` receives each answer's text as it
 /// grows, in whole characters and never a part of a stop string; returning `false` aborts.
 pub async fn generate(
-    model: &Qwen2,
+    model: &Network,
     format: &ChatFormat,
     request: &GenerationRequest,
     on_delta: impl FnMut(usize, &str) -> bool,
@@ -45,7 +45,7 @@ pub async fn generate(
 /// [`generate`], awaiting `pause()` after each token. On flex nothing else ever waits, so a
 /// single-threaded runtime (a worker isolate) only sends the deltas out while it pauses.
 pub async fn generate_paced<P: Future<Output = ()>>(
-    model: &Qwen2,
+    model: &Network,
     format: &ChatFormat,
     request: &GenerationRequest,
     mut on_delta: impl FnMut(usize, &str) -> bool,
@@ -77,7 +77,7 @@ pub async fn generate_paced<P: Future<Output = ()>>(
 
 /// One answer from a prefilled cache and the prompt's last logits.
 async fn decode<P: Future<Output = ()>>(
-    model: &Qwen2,
+    model: &Network,
     format: &ChatFormat,
     request: &GenerationRequest,
     index: usize,
@@ -126,6 +126,7 @@ async fn decode<P: Future<Output = ()>>(
     };
     Ok(Answer {
         text,
+        reasoning: None,
         tokens,
         finish_reason,
     })

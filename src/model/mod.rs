@@ -1,6 +1,7 @@
-//! Qwen2: the typed config, the safetensors checkpoint, and the network on the CPU (our
-//! kernels) or a GPU (burn tensors).
+//! The decoder families (Qwen2, Qwen3, Llama): their description, the typed config, the
+//! checkpoint files, and the network on the CPU (our kernels) or a GPU (burn tensors).
 
+pub mod architecture;
 mod cache;
 mod config;
 pub mod cpu;
@@ -8,19 +9,20 @@ mod error;
 mod layout;
 mod network;
 mod precision;
-mod qwen2;
 mod rope;
 pub mod safetensors;
 pub mod synthetic;
+mod tensor_network;
 mod vocab;
 mod weights;
 
+pub use architecture::Family;
 pub use cache::TensorCache;
-pub use config::{Qwen2Config, SUPPORTED_MODEL_TYPES};
+pub use config::{ConfigWriter, ModelConfig, RopeParameters, RopeScaling};
 pub use error::LoadError;
-pub use network::{KvCache, Logits, Qwen2};
+pub use network::{KvCache, Logits, Network};
 pub use precision::Precision;
-pub use qwen2::TensorQwen2;
 pub use rope::Rope;
+pub use tensor_network::TensorNetwork;
 pub use vocab::VocabMatrix;
 pub use weights::{FileSource, INDEX_FILE, LoadProgress, SINGLE_FILE, ShardIndex, Weights};

@@ -1,17 +1,17 @@
 //! The network a device runs: on the CPU our own kernels over the weights in their stored or
-//! quantized format ([`CpuQwen2`]); on a GPU burn tensors ([`TensorQwen2`]). Both load
+//! quantized format ([`CpuNetwork`]); on a GPU burn tensors ([`TensorNetwork`]). Both load
 //! through the same walk over the checkpoint's names and answer the same calls.
 
 use burn::tensor::{Device, Tensor};
 
-use super::cpu::{CpuCache, CpuQwen2};
-use super::{LoadError, Precision, Qwen2Config, TensorCache, TensorQwen2, Weights};
+use super::cpu::{CpuCache, CpuNetwork};
+use super::{LoadError, ModelConfig, Precision, TensorCache, TensorNetwork, Weights};
 
 // One value per loaded model: its size does not matter.
 #[allow(clippy::large_enum_variant)]
-pub enum Qwen2 {
-    Cpu(CpuQwen2),
-    Tensors(TensorQwen2),
+pub enum Network {
+    Cpu(CpuNetwork),
+    Tensors(TensorNetwork),
 }
 
 /// One sequence's state, for the network that made it.
@@ -58,17 +58,17 @@ impl Logits {
     }
 }
 
-impl Qwen2 {
+impl Network {
     /// The CPU network on flex, the tensor network on any other device (in the buffer size it
     /// registered, see `backend::buffer_limit`).
     pub fn load(
-        config: Qwen2Config,
+        config: ModelConfig,
         weights: &Weights,
         device: &Device,
         precision: Precision,
     ) -> Result<Self, LoadError> {
         if *device == Device::flex() {
-            return Ok(Self::Cpu(CpuQwen2::load(config, weights, precision)?));
+            return Ok(Self::Cpu(CpuNetwork::load(config, weights, precision)?));
         }
         let dtype = precision
             .float_dtype()
@@ -81,10 +81,10 @@ impl Qwen2 {
                     Some(_) => String::new(),
                 },
             })?;
-        TensorQwen2::load(config, weights, device, dtype).map(Self::Tensors)
+        TensorNetwork::load(config, weights, device, dtype).map(Self::Tensors)
     }
 
-    pub fn config(&self) -> &Qwen2Config {
+    pub fn config(&self) -> &ModelConfig {
         match self {
             Self::Cpu(m) => m.config(),
             Self::Tensors(m) => m.config(),

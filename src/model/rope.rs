@@ -1,16 +1,48 @@
-//! Rotary position embedding, rotate-half form as in Hugging Face's Qwen2 (not burn's
+//! Rotary position embedding, rotate-half form as in Hugging Face's Qwen2 and Llama (not burn's
 //! interleaved-pair `RotaryEncoding`).
 
 use std::ops::Range;
 
 use burn::tensor::{DType, Device, Tensor};
 
-/// `1 / theta^(2i / head_dim)` for each of the `head_dim / 2` rotated pairs, in f32 as
-/// transformers forms them.
-pub fn inv_freq(head_dim: usize, theta: f64) -> Vec<f32> {
-    (0..head_dim / 2)
-        .map(|i| 1.0 / (theta as f32).powf((2 * i) as f32 / head_dim as f32))
-        .collect()
+use super::config::{RopeParameters, RopeScaling};
+
+/// The `head_dim / 2` rotation frequencies, `1 / theta^(2i / head_dim)` scaled as `rope`
+/// says, in f32 as transformers forms them.
+pub fn inv_freq(head_dim: usize, rope: &RopeParameters) -> Vec<f32> {
+    let plain =
+        (0..head_dim / 2).map(|i| 1.0 / (rope.theta as f32).powf((2 * i) as f32 / head_dim as f32));
+    match rope.scaling {
+        RopeScaling::Default => plain.collect(),
+        RopeScaling::Linear { factor } => plain.map(|f| f / factor as f32).collect(),
+        RopeScaling::Llama3 {
+            factor,
+            low_freq_factor,
+            high_freq_factor,
+            original_max_position_embeddings,
+        } => {
+            let (factor, low, high) = (
+                factor as f32,
+                low_freq_factor as f32,
+                high_freq_factor as f32,
+            );
+            let context = original_max_position_embeddings as f32;
+            let (low_wavelen, high_wavelen) = (context / low, context / high);
+            plain
+                .map(|f| {
+                    let wavelen = 2.0 * std::f32::consts::PI / f;
+                    if wavelen < high_wavelen {
+                        f
+                    } else if wavelen > low_wavelen {
+                        f / factor
+                    } else {
+                        let smooth = (context / wavelen - low) / (high - low);
+                        (1.0 - smooth) * f / factor + smooth * f
+                    }
+                })
+                .collect()
+        }
+    }
 }
 
 /// `cos` and `sin` of every position's angles, `[positions, head_dim / 2]`. The angle is
@@ -36,16 +68,10 @@ pub struct Rope {
 impl Rope {
     /// Tables for `positions` positions. The angles are formed in f32 as transformers does,
     /// so that long positions round the same way.
-    pub fn new(
-        head_dim: usize,
-        theta: f64,
-        positions: usize,
-        device: &Device,
-        dtype: DType,
-    ) -> Self {
-        let inv_freq = inv_freq(head_dim, theta);
+    pub fn new(inv_freq: &[f32], positions: usize, device: &Device, dtype: DType) -> Self {
+        let head_dim = 2 * inv_freq.len();
         let (mut half_cos, mut half_sin) = (Vec::new(), Vec::new());
-        tables(&inv_freq, 0..positions, &mut half_cos, &mut half_sin);
+        tables(inv_freq, 0..positions, &mut half_cos, &mut half_sin);
         // Each frequency twice, as transformers' `cat(freqs, freqs)`.
         let twice = |v: &[f32]| -> Vec<f32> {
             v.chunks_exact(head_dim / 2)
@@ -82,9 +108,5 @@ impl Rope {
         let x2 = x.clone().narrow(3, dim / 2, dim / 2);
         let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
         x * cos + rotated * sin
-    }
-
-    pub fn positions(&self) -> usize {
-        self.cos.dims()[0]
     }
 }

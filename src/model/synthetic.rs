@@ -1,77 +1,230 @@
-//! Test checkpoints: complete Hugging Face Qwen2 directories with seeded random weights, at
-//! tiny sizes for tests and at the real Qwen2 shapes for benchmarks. Same seed, same bytes.
+//! Test checkpoints: complete Hugging Face checkpoint directories of each family with seeded
+//! random weights, at tiny sizes for tests and at the real shapes for benchmarks. Same seed,
+//! same bytes. The tensors are the architecture description's.
 
 use std::collections::BTreeMap;
 
 use burn::tensor::{bf16, f16};
+use serde_json::{Value, json};
 
-use super::Qwen2Config;
+use super::architecture::{Family, TensorId, tensors};
 use super::safetensors::{FileDType, serialize};
 use super::weights::{INDEX_FILE, SINGLE_FILE};
+use super::{ConfigWriter, ModelConfig, RopeParameters, RopeScaling};
 use crate::generate::rng::Rng;
 
 /// Qwen2-Instruct's chat template, as its tokenizer_config.json ships it.
 pub const QWEN2_CHAT_TEMPLATE: &str = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-/// The real tokenizer's vocabulary, padded as Qwen2's embedding is.
-const QWEN2_VOCAB: usize = 151936;
+/// The tokenizer a preset is made with: the real one of its family, fetched by
+/// scripts/fetch-tokenizer.sh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vocabulary {
+    /// Qwen2/2.5/3's 151643-token BPE, padded to 151936 rows as their embeddings are.
+    Qwen,
+    /// Llama 3.x's 128256 tokens.
+    Llama3,
+}
+
+impl Vocabulary {
+    pub fn rows(self) -> usize {
+        match self {
+            Self::Qwen => 151936,
+            Self::Llama3 => 128256,
+        }
+    }
+
+    /// The folder under `~/.cache/hearth` that scripts/fetch-tokenizer.sh fills.
+    pub fn cache_dir(self) -> &'static str {
+        match self {
+            Self::Qwen => "tokenizer",
+            Self::Llama3 => "tokenizer-llama3",
+        }
+    }
+
+    /// (bos, eos ids), as the family's generation_config.json has them.
+    fn special_ids(self) -> (u32, Vec<u32>) {
+        match self {
+            Self::Qwen => (151643, vec![151645, 151643]),
+            Self::Llama3 => (128000, vec![128001, 128008, 128009]),
+        }
+    }
+}
+
+/// The tokenizer's own files: tokenizer.json and the tokenizer_config.json it ships with
+/// (chat template, special tokens). Qwen2 presets write their own tokenizer_config.json.
+pub struct TokenizerFiles {
+    pub tokenizer_json: Vec<u8>,
+    pub tokenizer_config: Option<Vec<u8>>,
+}
 
 /// A named model shape and the dtype its weights are stored in.
 pub struct Preset {
     pub name: &'static str,
     pub about: &'static str,
-    pub config: Qwen2Config,
+    pub config: ModelConfig,
+    pub vocabulary: Vocabulary,
     pub dtype: FileDType,
 }
 
-fn qwen2(
-    (hidden, intermediate, layers): (usize, usize, usize),
-    (heads, kv_heads): (usize, usize),
-    tied: bool,
-    (context, rope_theta, eps): (usize, f64, f64),
-) -> Qwen2Config {
-    Qwen2Config {
-        model_type: "qwen2".into(),
-        vocab_size: QWEN2_VOCAB,
+/// The shape of one preset: (hidden, intermediate, layers), (heads, kv heads, head_dim),
+/// tied, (context, eps).
+struct Shape(
+    (usize, usize, usize),
+    (usize, usize, usize),
+    bool,
+    (usize, f64),
+);
+
+fn config(
+    family: Family,
+    vocabulary: Vocabulary,
+    shape: Shape,
+    rope: RopeParameters,
+) -> ModelConfig {
+    let Shape((hidden, intermediate, layers), (heads, kv_heads, head_dim), tied, (context, eps)) =
+        shape;
+    ModelConfig {
+        family,
+        vocab_size: vocabulary.rows(),
         hidden_size: hidden,
         intermediate_size: intermediate,
         num_hidden_layers: layers,
         num_attention_heads: heads,
         num_key_value_heads: kv_heads,
+        head_dim,
         max_position_embeddings: context,
-        rope_theta,
         rms_norm_eps: eps,
+        rope,
         tie_word_embeddings: tied,
+        qkv_bias: family == Family::Qwen2,
+        o_bias: false,
         torch_dtype: None,
     }
 }
 
+fn plain_rope(theta: f64) -> RopeParameters {
+    RopeParameters {
+        theta,
+        scaling: RopeScaling::Default,
+    }
+}
+
+/// Llama 3.1/3.2's RoPE: theta 500000, scaled for 8192 original positions.
+fn llama3_rope() -> RopeParameters {
+    RopeParameters {
+        theta: 500_000.0,
+        scaling: RopeScaling::Llama3 {
+            factor: 32.0,
+            low_freq_factor: 1.0,
+            high_freq_factor: 4.0,
+            original_max_position_embeddings: 8192,
+        },
+    }
+}
+
 pub fn presets() -> Vec<Preset> {
+    use Family::*;
+    use Vocabulary::*;
+    let preset = |name, about, family, vocabulary, shape, rope, dtype| Preset {
+        name,
+        about,
+        config: config(family, vocabulary, shape, rope),
+        vocabulary,
+        dtype,
+    };
+    let (f32, bf16) = (FileDType::F32, FileDType::BF16);
     vec![
-        Preset {
-            name: "tiny-gqa-tied",
-            about: "2 layers, 4 query / 2 key-value heads, tied embedding, f32 (~40 MB)",
-            config: qwen2((64, 160, 2), (4, 2), true, (2048, 1e6, 1e-6)),
-            dtype: FileDType::F32,
-        },
-        Preset {
-            name: "tiny-mqa-untied",
-            about: "3 layers, 4 query / 1 key-value head, separate lm_head, bf16 (~40 MB)",
-            config: qwen2((64, 128, 3), (4, 1), false, (2048, 1e4, 1e-5)),
-            dtype: FileDType::BF16,
-        },
-        Preset {
-            name: "qwen2-0.5b",
-            about: "the shape of Qwen2-0.5B, bf16 (~1 GB)",
-            config: qwen2((896, 4864, 24), (14, 2), true, (32768, 1e6, 1e-6)),
-            dtype: FileDType::BF16,
-        },
-        Preset {
-            name: "qwen2-1.5b",
-            about: "the shape of Qwen2-1.5B, bf16 (~3 GB)",
-            config: qwen2((1536, 8960, 28), (12, 2), true, (32768, 1e6, 1e-6)),
-            dtype: FileDType::BF16,
-        },
+        preset(
+            "tiny-gqa-tied",
+            "Qwen2, 2 layers, 4 query / 2 key-value heads, tied embedding, f32 (~40 MB)",
+            Qwen2,
+            Qwen,
+            Shape((64, 160, 2), (4, 2, 16), true, (2048, 1e-6)),
+            plain_rope(1e6),
+            f32,
+        ),
+        preset(
+            "tiny-mqa-untied",
+            "Qwen2, 3 layers, 4 query / 1 key-value head, separate lm_head, bf16 (~40 MB)",
+            Qwen2,
+            Qwen,
+            Shape((64, 128, 3), (4, 1, 16), false, (2048, 1e-5)),
+            plain_rope(1e4),
+            bf16,
+        ),
+        preset(
+            "tiny-qwen3",
+            "Qwen3, 2 layers, 4 query / 2 key-value heads of 32 (apart from hidden/heads), q/k norm, tied, f32 (~40 MB)",
+            Qwen3,
+            Qwen,
+            Shape((64, 160, 2), (4, 2, 32), true, (2048, 1e-6)),
+            plain_rope(1e6),
+            f32,
+        ),
+        preset(
+            "tiny-llama",
+            "Llama 3, 2 layers, 4 query / 2 key-value heads, llama3 RoPE scaling, separate lm_head, f32 (~66 MB)",
+            Llama,
+            Llama3,
+            Shape((64, 192, 2), (4, 2, 16), false, (2048, 1e-5)),
+            llama3_rope(),
+            f32,
+        ),
+        preset(
+            "qwen2-0.5b",
+            "the shape of Qwen2-0.5B, bf16 (~1 GB)",
+            Qwen2,
+            Qwen,
+            Shape((896, 4864, 24), (14, 2, 64), true, (32768, 1e-6)),
+            plain_rope(1e6),
+            bf16,
+        ),
+        preset(
+            "qwen2-1.5b",
+            "the shape of Qwen2-1.5B, bf16 (~3 GB)",
+            Qwen2,
+            Qwen,
+            Shape((1536, 8960, 28), (12, 2, 128), true, (32768, 1e-6)),
+            plain_rope(1e6),
+            bf16,
+        ),
+        preset(
+            "qwen3-0.6b",
+            "the shape of Qwen3-0.6B, bf16 (~1.2 GB)",
+            Qwen3,
+            Qwen,
+            Shape((1024, 3072, 28), (16, 8, 128), true, (40960, 1e-6)),
+            plain_rope(1e6),
+            bf16,
+        ),
+        preset(
+            "qwen3-1.7b",
+            "the shape of Qwen3-1.7B, bf16 (~3.4 GB)",
+            Qwen3,
+            Qwen,
+            Shape((2048, 6144, 28), (16, 8, 128), true, (40960, 1e-6)),
+            plain_rope(1e6),
+            bf16,
+        ),
+        preset(
+            "qwen3-4b",
+            "the shape of Qwen3-4B, bf16 (~8 GB)",
+            Qwen3,
+            Qwen,
+            Shape((2560, 9728, 36), (32, 8, 128), true, (40960, 1e-6)),
+            plain_rope(1e6),
+            bf16,
+        ),
+        preset(
+            "llama-3.2-1b",
+            "the shape of Llama-3.2-1B, tied, bf16 (~2.5 GB)",
+            Llama,
+            Llama3,
+            Shape((2048, 8192, 16), (32, 8, 64), true, (131072, 1e-5)),
+            llama3_rope(),
+            bf16,
+        ),
     ]
 }
 
@@ -79,48 +232,12 @@ pub fn preset(name: &str) -> Option<Preset> {
     presets().into_iter().find(|p| p.name == name)
 }
 
-/// Every tensor of the checkpoint with its shape, in the checkpoint's names.
-pub fn tensor_shapes(c: &Qwen2Config) -> Vec<(String, Vec<usize>)> {
-    let (h, kv, im) = (
-        c.hidden_size,
-        c.num_key_value_heads * c.head_dim(),
-        c.intermediate_size,
-    );
-    let mut shapes = vec![(
-        "model.embed_tokens.weight".to_string(),
-        vec![c.vocab_size, h],
-    )];
-    for i in 0..c.num_hidden_layers {
-        let p = format!("model.layers.{i}");
-        for (name, shape) in [
-            ("input_layernorm.weight", vec![h]),
-            ("self_attn.q_proj.weight", vec![h, h]),
-            ("self_attn.q_proj.bias", vec![h]),
-            ("self_attn.k_proj.weight", vec![kv, h]),
-            ("self_attn.k_proj.bias", vec![kv]),
-            ("self_attn.v_proj.weight", vec![kv, h]),
-            ("self_attn.v_proj.bias", vec![kv]),
-            ("self_attn.o_proj.weight", vec![h, h]),
-            ("post_attention_layernorm.weight", vec![h]),
-            ("mlp.gate_proj.weight", vec![im, h]),
-            ("mlp.up_proj.weight", vec![im, h]),
-            ("mlp.down_proj.weight", vec![h, im]),
-        ] {
-            shapes.push((format!("{p}.{name}"), shape));
-        }
-    }
-    shapes.push(("model.norm.weight".into(), vec![h]));
-    if !c.tie_word_embeddings {
-        shapes.push(("lm_head.weight".into(), vec![c.vocab_size, h]));
-    }
-    shapes
-}
-
 /// Seeded values, uniform with these spreads: norm weights near 1; projections with standard
 /// deviation 1/sqrt(fan_in), so activations keep their scale through the layers and the
 /// residual stream moves away from the input embedding (with 0.02 everywhere, a tied model
 /// only ever repeats its last token); embeddings and biases 0.02, like transformers' init.
-fn random_tensor(name: &str, shape: &[usize], rng: &mut Rng) -> Vec<f32> {
+fn random_tensor(id: TensorId, shape: &[usize], rng: &mut Rng) -> Vec<f32> {
+    let name = id.name();
     let (center, half_width) = match shape {
         _ if name.contains("norm") => (1.0, 0.1),
         [_, fan_in] if name.contains("_proj") => (0.0, (3.0 / *fan_in as f64).sqrt()),
@@ -145,49 +262,72 @@ fn encode(values: &[f32], dtype: FileDType) -> Vec<u8> {
     }
 }
 
-/// The files of a checkpoint (name, bytes), weights in `shards` files (1: model.safetensors).
+/// How [`checkpoint_files`] writes a checkpoint.
+pub struct Options {
+    pub seed: u64,
+    pub dtype: FileDType,
+    /// Weight files (1: model.safetensors).
+    pub shards: usize,
+    pub writer: ConfigWriter,
+}
+
+/// The files of a checkpoint (name, bytes).
 pub fn checkpoint_files(
     preset: &Preset,
-    seed: u64,
-    dtype: FileDType,
-    shards: usize,
-    tokenizer_json: Vec<u8>,
+    options: &Options,
+    tokenizer: &TokenizerFiles,
 ) -> Vec<(String, Vec<u8>)> {
     let mut config = preset.config.clone();
-    config.torch_dtype = Some(dtype.torch_name().into());
-    let mut rng = Rng::new(seed);
-    let shapes = tensor_shapes(&config);
-    let per_shard = shapes.len().div_ceil(shards.max(1));
+    config.torch_dtype = Some(options.dtype.torch_name().into());
+    let mut rng = Rng::new(options.seed);
+    let specs = tensors(&config);
+    let per_shard = specs.len().div_ceil(options.shards.max(1));
     let mut files = Vec::new();
     let mut weight_map = BTreeMap::new();
-    let shard_count = shapes.chunks(per_shard).len();
-    for (i, chunk) in shapes.chunks(per_shard).enumerate() {
+    let shard_count = specs.chunks(per_shard).len();
+    for (i, chunk) in specs.chunks(per_shard).enumerate() {
         let file = match shard_count {
             1 => SINGLE_FILE.to_string(),
             n => format!("model-{:05}-of-{n:05}.safetensors", i + 1),
         };
         let mut tensors = BTreeMap::new();
-        for (name, shape) in chunk {
-            let values = random_tensor(name, shape, &mut rng);
-            tensors.insert(name.clone(), (dtype, shape.clone(), encode(&values, dtype)));
-            weight_map.insert(name.clone(), file.clone());
+        for spec in chunk {
+            let values = random_tensor(spec.id, &spec.shape, &mut rng);
+            let bytes = encode(&values, options.dtype);
+            tensors.insert(spec.id.name(), (options.dtype, spec.shape.clone(), bytes));
+            weight_map.insert(spec.id.name(), file.clone());
         }
         files.push((file, serialize(&tensors)));
     }
     if shard_count > 1 {
-        let index = serde_json::json!({"metadata": {}, "weight_map": weight_map});
+        let index = json!({"metadata": {}, "weight_map": weight_map});
         files.push((INDEX_FILE.into(), pretty(&index)));
     }
-    files.push(("config.json".into(), config.to_json().into_bytes()));
-    files.push(("tokenizer.json".into(), tokenizer_json));
-    files.push((
-        "tokenizer_config.json".into(),
-        pretty(&tokenizer_config(&config)),
-    ));
-    let generation = serde_json::json!({
-        "bos_token_id": 151643,
-        "eos_token_id": [151645, 151643],
-        "pad_token_id": 151643,
+    let (bos, eos) = preset.vocabulary.special_ids();
+    let mut config_json = config.to_json(options.writer);
+    config_json["bos_token_id"] = json!(bos);
+    config_json["eos_token_id"] = json!(eos[0]);
+    files.push(("config.json".into(), pretty(&config_json)));
+    files.push(("tokenizer.json".into(), tokenizer.tokenizer_json.clone()));
+    let mut tokenizer_config = match (&tokenizer.tokenizer_config, config.family) {
+        (Some(bytes), family) if family != Family::Qwen2 => {
+            serde_json::from_slice(bytes).expect("the tokenizer's tokenizer_config.json is JSON")
+        }
+        _ => qwen2_tokenizer_config(&config),
+    };
+    // transformers 5 saves the template beside the config instead of inside it.
+    if options.writer == ConfigWriter::Transformers5
+        && let Some(Value::String(template)) = tokenizer_config
+            .as_object_mut()
+            .and_then(|m| m.remove("chat_template"))
+    {
+        files.push(("chat_template.jinja".into(), template.into_bytes()));
+    }
+    files.push(("tokenizer_config.json".into(), pretty(&tokenizer_config)));
+    let generation = json!({
+        "bos_token_id": bos,
+        "eos_token_id": eos,
+        "pad_token_id": bos,
         "do_sample": true,
         "temperature": 0.7,
         "top_p": 0.8,
@@ -198,8 +338,8 @@ pub fn checkpoint_files(
     files
 }
 
-fn tokenizer_config(config: &Qwen2Config) -> serde_json::Value {
-    serde_json::json!({
+fn qwen2_tokenizer_config(config: &ModelConfig) -> Value {
+    json!({
         "add_bos_token": false,
         "add_prefix_space": false,
         "bos_token": null,
@@ -215,6 +355,6 @@ fn tokenizer_config(config: &Qwen2Config) -> serde_json::Value {
     })
 }
 
-fn pretty(value: &serde_json::Value) -> Vec<u8> {
+fn pretty(value: &Value) -> Vec<u8> {
     serde_json::to_vec_pretty(value).expect("JSON serializes")
 }

@@ -4,6 +4,7 @@
 
 use burn::tensor::{DType, Device, Int, Tensor};
 
+use super::architecture::TensorId;
 use super::{LoadError, Weights};
 
 pub struct VocabMatrix {
@@ -13,10 +14,10 @@ pub struct VocabMatrix {
 }
 
 impl VocabMatrix {
-    /// Loads `name` as `[vocab, hidden]`, in blocks of at most `max_bytes` each when given.
+    /// Loads `id` as `[vocab, hidden]`, in blocks of at most `max_bytes` each when given.
     pub fn load(
         weights: &Weights,
-        name: &str,
+        id: TensorId,
         [vocab, hidden]: [usize; 2],
         (device, dtype): (&Device, DType),
         max_bytes: Option<u64>,
@@ -25,7 +26,7 @@ impl VocabMatrix {
         let rows = match max_bytes {
             Some(limit) if limit < row_bytes => {
                 return Err(LoadError::TooLarge {
-                    tensor: format!("{name} (one row)"),
+                    tensor: format!("{} (one row)", id.name()),
                     bytes: row_bytes,
                     limit,
                 });
@@ -33,12 +34,8 @@ impl VocabMatrix {
             Some(limit) => (limit / row_bytes) as usize,
             None => vocab,
         };
-        let blocks = weights.load_row_chunks(name, &[vocab, hidden], rows, device, dtype)?;
+        let blocks = weights.load_row_chunks(id, &[vocab, hidden], rows, device, dtype)?;
         Ok(Self { blocks, rows })
-    }
-
-    pub fn blocks(&self) -> usize {
-        self.blocks.len()
     }
 
     /// The rows of `ids`, in order: `[ids.len(), hidden]`.

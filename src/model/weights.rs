@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use burn::tensor::{DType, Device, Tensor, TensorData, bf16, f16};
 
 use super::LoadError;
+use super::architecture::TensorId;
 use super::safetensors::{Blob, FileDType, RawTensor, SafeTensors};
 
 pub const SINGLE_FILE: &str = "model.safetensors";
@@ -142,8 +143,8 @@ impl Weights {
         self.files.iter().map(SafeTensors::data_len).sum()
     }
 
-    pub fn contains(&self, name: &str) -> bool {
-        self.by_name.contains_key(name)
+    pub fn contains(&self, id: TensorId) -> bool {
+        self.by_name.contains_key(&id.name())
     }
 
     fn raw(&self, name: &str) -> Result<(&SafeTensors, RawTensor<'_>), LoadError> {
@@ -158,33 +159,34 @@ impl Weights {
         Ok((file, file.tensor(name)?))
     }
 
-    /// Loads `name`, checks it has `shape`, and converts it to `dtype` on `device`.
+    /// Loads `id`, checks it has `shape`, and converts it to `dtype` on `device`.
     pub fn load<const D: usize>(
         &self,
-        name: &str,
+        id: TensorId,
         shape: [usize; D],
         device: &Device,
         dtype: DType,
     ) -> Result<Tensor<D>, LoadError> {
         let rows = shape.first().copied().unwrap_or(1);
-        let mut parts = self.load_row_chunks(name, &shape, rows, device, dtype)?;
+        let mut parts = self.load_row_chunks(id, &shape, rows, device, dtype)?;
         Ok(parts.pop().expect("one chunk"))
     }
 
-    /// Loads `name` (checked to have `shape`) as consecutive blocks of at most `rows` rows
+    /// Loads `id` (checked to have `shape`) as consecutive blocks of at most `rows` rows
     /// of its first dimension: how a matrix too large for one GPU buffer is placed.
     pub fn load_row_chunks<const D: usize>(
         &self,
-        name: &str,
+        id: TensorId,
         shape: &[usize; D],
         rows: usize,
         device: &Device,
         dtype: DType,
     ) -> Result<Vec<Tensor<D>>, LoadError> {
-        let (file, raw) = self.checked(name, shape)?;
+        let name = id.name();
+        let (file, raw) = self.checked(&name, shape)?;
         let context = |message: String| LoadError::Tensor {
             file: file.file().to_string(),
-            tensor: name.to_string(),
+            tensor: name.clone(),
             message,
         };
         // A 1-row view of an empty or scalar tensor still yields one (empty) block.
@@ -210,18 +212,19 @@ impl Weights {
         Ok(parts)
     }
 
-    /// Hands `name` (checked to have `shape`) as stored, with the file contents it lies in, to
+    /// Hands `id` (checked to have `shape`) as stored, with the file contents it lies in, to
     /// `convert`; its error is reported against the file and tensor.
     pub fn with_raw<T>(
         &self,
-        name: &str,
+        id: TensorId,
         shape: &[usize],
         convert: impl FnOnce(&RawTensor<'_>, &Blob) -> Result<T, String>,
     ) -> Result<T, LoadError> {
-        let (file, raw) = self.checked(name, shape)?;
+        let name = id.name();
+        let (file, raw) = self.checked(&name, shape)?;
         let converted = convert(&raw, file.blob()).map_err(|message| LoadError::Tensor {
             file: file.file().to_string(),
-            tensor: name.to_string(),
+            tensor: name.clone(),
             message,
         })?;
         self.advance(raw.bytes.len());

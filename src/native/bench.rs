@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crate::engine::Engine;
-use crate::model::{Logits, Qwen2};
+use crate::model::{Logits, Network};
 use crate::native::checkpoint::CheckpointOptions;
 
 #[derive(clap::Args)]
@@ -160,7 +160,7 @@ fn round2(v: f64) -> f64 {
 }
 
 /// Seconds from the prompt to its first token's id on the host: one prefill pass.
-fn prefill(model: &Qwen2, prompt: &[u32]) -> f64 {
+fn prefill(model: &Network, prompt: &[u32]) -> f64 {
     let mut cache = model.new_cache(prompt.len() + 1);
     let started = Instant::now();
     std::hint::black_box(argmax(model.forward(prompt, &mut cache)));
@@ -168,7 +168,7 @@ fn prefill(model: &Qwen2, prompt: &[u32]) -> f64 {
 }
 
 /// Seconds for `n` single-token steps from an empty cache, each reading back its token.
-fn decode(model: &Qwen2, start: u32, n: usize) -> f64 {
+fn decode(model: &Network, start: u32, n: usize) -> f64 {
     let mut cache = model.new_cache(n);
     let mut token = start;
     let started = Instant::now();

@@ -11,17 +11,19 @@ use sha2::{Digest, Sha256};
 
 use crate::model::{INDEX_FILE, SINGLE_FILE, ShardIndex};
 use crate::native::progress;
+use crate::text::TextFiles;
 
 /// What `hearth serve` runs when no model is named.
 pub const DEFAULT_REPO: &str = "Qwen/Qwen2.5-0.5B-Instruct";
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
 /// The non-weight files a checkpoint is read from; the ones a repo has are fetched.
-const CHECKPOINT_FILES: [&str; 4] = [
+const CHECKPOINT_FILES: [&str; 5] = [
     "config.json",
-    "generation_config.json",
     "tokenizer.json",
-    "tokenizer_config.json",
+    TextFiles::OPTIONAL[0],
+    TextFiles::OPTIONAL[1],
+    TextFiles::OPTIONAL[2],
 ];
 /// Transfers broken off mid-file are resumed this many times before giving up.
 const ATTEMPTS: u32 = 5;

@@ -2,13 +2,59 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::model::ConfigWriter;
 use crate::model::safetensors::FileDType;
-use crate::model::synthetic::{self, Preset};
+use crate::model::synthetic::{self, Options, Preset, TokenizerFiles, Vocabulary};
 
-/// Where scripts/fetch-tokenizer.sh puts the real Qwen tokenizer.
-pub fn default_tokenizer() -> PathBuf {
+#[derive(clap::Args, Debug, Clone)]
+pub struct MakeTestModelOptions {
+    /// The directory to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The model shape.
+    #[arg(long)]
+    pub preset: String,
+    /// tokenizer.json to ship with it, its tokenizer_config.json beside it (default: the one
+    /// of the preset's family that scripts/fetch-tokenizer.sh fetched).
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The dtype of the stored weights (f32, f16, bf16; default: the preset's).
+    #[arg(long)]
+    pub dtype: Option<String>,
+    /// Split the weights over this many files with model.safetensors.index.json.
+    #[arg(long, default_value_t = 1)]
+    pub shards: usize,
+    /// Write config.json (and the chat template) as this transformers generation saves them:
+    /// 4 (rope_theta, torch_dtype, the template in tokenizer_config.json) or 5
+    /// (rope_parameters, dtype, chat_template.jinja).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(4..=5))]
+    pub transformers: u8,
+}
+
+impl MakeTestModelOptions {
+    /// A preset with its defaults, written to `out`.
+    pub fn new(out: &Path, preset: &str) -> Self {
+        Self {
+            out: out.to_path_buf(),
+            preset: preset.into(),
+            tokenizer: None,
+            seed: 0,
+            dtype: None,
+            shards: 1,
+            transformers: 4,
+        }
+    }
+}
+
+/// Where scripts/fetch-tokenizer.sh puts the real tokenizer of `vocabulary`.
+pub fn default_tokenizer(vocabulary: Vocabulary) -> PathBuf {
     let home = std::env::var_os("HOME").unwrap_or_default();
-    Path::new(&home).join(".cache/hearth/tokenizer/tokenizer.json")
+    Path::new(&home)
+        .join(".cache/hearth")
+        .join(vocabulary.cache_dir())
+        .join("tokenizer.json")
 }
 
 pub fn preset_help() -> String {
@@ -19,39 +65,60 @@ pub fn preset_help() -> String {
         .join("\n")
 }
 
-pub fn run(
-    out: &Path,
-    preset: &str,
-    tokenizer: Option<&Path>,
-    seed: u64,
-    dtype: Option<&str>,
-    shards: usize,
-) -> Result<(), String> {
-    let preset: Preset = synthetic::preset(preset).ok_or_else(|| {
+/// tokenizer.json at `path` and the tokenizer_config.json beside it, if any.
+pub fn tokenizer_files(path: &Path) -> Result<TokenizerFiles, String> {
+    let tokenizer_json = std::fs::read(path).map_err(|e| {
         format!(
-            "unknown preset {preset:?}; the presets are:\n{}",
+            "{}: {e}; fetch the tokenizers with `bash scripts/fetch-tokenizer.sh` or pass --tokenizer FILE",
+            path.display()
+        )
+    })?;
+    let config_path = path.with_file_name("tokenizer_config.json");
+    let tokenizer_config = match std::fs::read(&config_path) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("{}: {e}", config_path.display())),
+    };
+    Ok(TokenizerFiles {
+        tokenizer_json,
+        tokenizer_config,
+    })
+}
+
+pub fn run(options: &MakeTestModelOptions) -> Result<(), String> {
+    let preset: Preset = synthetic::preset(&options.preset).ok_or_else(|| {
+        format!(
+            "unknown preset {:?}; the presets are:\n{}",
+            options.preset,
             preset_help()
         )
     })?;
-    let dtype = match dtype {
+    let dtype = match &options.dtype {
         None => preset.dtype,
         Some(name) => FileDType::parse(name)
             .ok_or_else(|| format!("unknown dtype {name:?}; use f32, f16 or bf16"))?,
     };
-    let tokenizer_path = tokenizer
-        .map(Path::to_path_buf)
-        .unwrap_or_else(default_tokenizer);
-    let tokenizer_json = std::fs::read(&tokenizer_path).map_err(|e| {
-        format!(
-            "{}: {e}; fetch the Qwen tokenizer with `bash scripts/fetch-tokenizer.sh` or pass --tokenizer FILE",
-            tokenizer_path.display()
-        )
-    })?;
-    if shards == 0 {
+    let tokenizer_path = options
+        .tokenizer
+        .clone()
+        .unwrap_or_else(|| default_tokenizer(preset.vocabulary));
+    let tokenizer = tokenizer_files(&tokenizer_path)?;
+    if options.shards == 0 {
         return Err("--shards must be at least 1".into());
     }
+    let writer = match options.transformers {
+        5 => ConfigWriter::Transformers5,
+        _ => ConfigWriter::Transformers4,
+    };
+    let write = Options {
+        seed: options.seed,
+        dtype,
+        shards: options.shards,
+        writer,
+    };
+    let out = &options.out;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    for (name, bytes) in synthetic::checkpoint_files(&preset, seed, dtype, shards, tokenizer_json) {
+    for (name, bytes) in synthetic::checkpoint_files(&preset, &write, &tokenizer) {
         let path = out.join(&name);
         std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     }

@@ -15,34 +15,80 @@ pub struct ChatFormat {
     generation_config: Option<GenerationConfig>,
 }
 
+/// A templated prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    pub ids: Vec<u32>,
+    /// `Some` for a template whose model thinks in `<think>` blocks (Qwen3): the answer's
+    /// thinking is split from it, and `Some(true)` says the prompt already opened the block.
+    pub reasoning: Option<bool>,
+}
+
+/// The text files of a model directory, as bytes; only tokenizer.json is required.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextFiles<'a> {
+    pub tokenizer_json: &'a [u8],
+    pub tokenizer_config: Option<&'a [u8]>,
+    pub generation_config: Option<&'a [u8]>,
+    /// `chat_template.jinja`, where transformers 5 saves the template; it wins over
+    /// tokenizer_config.json's `chat_template`.
+    pub chat_template: Option<&'a [u8]>,
+}
+
+impl<'a> TextFiles<'a> {
+    /// The file names [`ChatFormat::from_files`] reads beside tokenizer.json, all optional.
+    pub const OPTIONAL: [&'static str; 3] = [
+        "tokenizer_config.json",
+        "generation_config.json",
+        "chat_template.jinja",
+    ];
+}
+
 impl ChatFormat {
     /// Builds the format from a model directory's file contents. The template comes from
-    /// `tokenizer_config.json`, or is plain ChatML when there is none; the end-of-turn ids are
-    /// `generation_config.json`'s `eos_token_id`(s) plus the id of the tokenizer config's
-    /// `eos_token`.
-    pub fn from_bytes(
-        tokenizer_json: &[u8],
-        tokenizer_config: Option<&[u8]>,
-        generation_config: Option<&[u8]>,
-    ) -> Result<Self, TextError> {
-        let tokenizer = Tokenizer::from_bytes(tokenizer_json)?;
-        let tokenizer_config = tokenizer_config
+    /// `chat_template.jinja` or `tokenizer_config.json`; with neither, plain ChatML when
+    /// `chatml_fallback` (Qwen's own format), else an error naming both files. The
+    /// end-of-turn ids are `generation_config.json`'s `eos_token_id`(s) plus the id of the
+    /// tokenizer config's `eos_token`.
+    pub fn from_files(files: TextFiles<'_>, chatml_fallback: bool) -> Result<Self, TextError> {
+        let tokenizer = Tokenizer::from_bytes(files.tokenizer_json)?;
+        let tokenizer_config = files
+            .tokenizer_config
             .map(TokenizerConfig::from_bytes)
             .transpose()?;
-        let generation_config = generation_config
+        let generation_config = files
+            .generation_config
             .map(GenerationConfig::from_bytes)
             .transpose()?;
-
-        let template = match &tokenizer_config {
-            Some(TokenizerConfig {
-                chat_template: Some(source),
-                bos_token,
-                eos_token,
-                ..
-            }) => ChatTemplate::new(source, bos_token.clone(), eos_token.clone())?,
-            _ => {
-                tracing::info!("no chat template in tokenizer_config.json; using plain ChatML");
+        let jinja = files
+            .chat_template
+            .map(|bytes| {
+                String::from_utf8(bytes.to_vec()).map_err(|e| TextError::Config {
+                    file: "chat_template.jinja",
+                    message: e.to_string(),
+                })
+            })
+            .transpose()?;
+        let (bos, eos) = tokenizer_config
+            .as_ref()
+            .map(|c| (c.bos_token.clone(), c.eos_token.clone()))
+            .unwrap_or_default();
+        let source = jinja.or_else(|| tokenizer_config.as_ref()?.chat_template.clone());
+        let template = match source {
+            Some(source) => ChatTemplate::new(&source, bos, eos)?,
+            None if chatml_fallback => {
+                tracing::info!(
+                    "no chat template in chat_template.jinja or tokenizer_config.json; using plain ChatML"
+                );
                 ChatTemplate::chatml()
+            }
+            None => {
+                return Err(TextError::Config {
+                    file: "chat_template.jinja",
+                    message: "missing, and tokenizer_config.json has no chat_template: this model \
+                              needs its chat template (only Qwen models fall back to ChatML)"
+                        .into(),
+                });
             }
         };
 
@@ -84,47 +130,6 @@ impl ChatFormat {
         })
     }
 
-    /// Loads `tokenizer.json`, and `tokenizer_config.json`, `generation_config.json` and
-    /// `chat_template.jinja` when present, from a model directory. A `chat_template.jinja` file
-    /// (newer transformers save templates there) wins over the config's template.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn from_dir(dir: impl AsRef<std::path::Path>) -> Result<Self, TextError> {
-        let dir = dir.as_ref();
-        let optional = |name: &'static str| -> Result<Option<Vec<u8>>, TextError> {
-            match std::fs::read(dir.join(name)) {
-                Ok(bytes) => Ok(Some(bytes)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(TextError::Config {
-                    file: name,
-                    message: format!("{}: {e}", dir.join(name).display()),
-                }),
-            }
-        };
-        let tokenizer_json = std::fs::read(dir.join("tokenizer.json")).map_err(|e| {
-            TextError::TokenizerLoad(format!("{}: {e}", dir.join("tokenizer.json").display()))
-        })?;
-        let tokenizer_config = optional("tokenizer_config.json")?;
-        let generation_config = optional("generation_config.json")?;
-        let mut format = Self::from_bytes(
-            &tokenizer_json,
-            tokenizer_config.as_deref(),
-            generation_config.as_deref(),
-        )?;
-        if let Some(source) = optional("chat_template.jinja")? {
-            let source = String::from_utf8(source).map_err(|e| TextError::Config {
-                file: "chat_template.jinja",
-                message: e.to_string(),
-            })?;
-            let (bos, eos) = format
-                .tokenizer_config
-                .as_ref()
-                .map(|c| (c.bos_token.clone(), c.eos_token.clone()))
-                .unwrap_or_default();
-            format.template = ChatTemplate::new(&source, bos, eos)?;
-        }
-        Ok(format)
-    }
-
     /// Replaces the chat template (e.g. one supplied by the user).
     pub fn with_template(mut self, template: ChatTemplate) -> Self {
         self.template = template;
@@ -162,8 +167,30 @@ impl ChatFormat {
     /// prompt, encoded like `apply_chat_template(messages, add_generation_prompt=True,
     /// tokenize=True)`.
     pub fn prompt_ids(&self, messages: &[Message]) -> Result<Vec<u32>, TextError> {
-        self.tokenizer
-            .encode(&self.template.render(messages, true)?)
+        self.prompt(messages, None).map(|p| p.ids)
+    }
+
+    /// [`ChatFormat::prompt_ids`] with `enable_thinking` passed to the template when given
+    /// (as `apply_chat_template(..., enable_thinking=...)` does), and what the answer will
+    /// hold.
+    pub fn prompt(
+        &self,
+        messages: &[Message],
+        enable_thinking: Option<bool>,
+    ) -> Result<Prompt, TextError> {
+        let mut extra = serde_json::Map::new();
+        if let Some(enable) = enable_thinking {
+            extra.insert("enable_thinking".into(), enable.into());
+        }
+        let text = self.template.render_with(messages, true, &extra)?;
+        let reasoning = self
+            .template
+            .thinks()
+            .then(|| text.trim_end().ends_with("<think>"));
+        Ok(Prompt {
+            ids: self.tokenizer.encode(&text)?,
+            reasoning,
+        })
     }
 
     /// A fresh streaming detokenizer for one response.

@@ -6,6 +6,7 @@ mod config;
 mod detokenizer;
 mod error;
 mod python;
+mod reasoning;
 mod strftime;
 mod template;
 mod tokenizer;
@@ -13,9 +14,10 @@ mod tokenizer;
 #[cfg(test)]
 mod tests;
 
-pub use chat::ChatFormat;
+pub use chat::{ChatFormat, Prompt, TextFiles};
 pub use config::{GenerationConfig, TokenizerConfig};
 pub use detokenizer::Detokenizer;
 pub use error::TextError;
+pub use reasoning::{ReasoningSplitter, Split};
 pub use template::{ChatTemplate, Clock, Message};
 pub use tokenizer::Tokenizer;

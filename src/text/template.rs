@@ -138,6 +138,12 @@ impl ChatTemplate {
         &self.source
     }
 
+    /// Whether the model writes its thinking in a `<think>` block: the template then handles
+    /// `</think>` in earlier answers (Qwen3, QwQ, DeepSeek-R1's distills).
+    pub fn thinks(&self) -> bool {
+        self.source.contains("</think>")
+    }
+
     /// Renders the conversation; `add_generation_prompt` appends the assistant turn opener.
     pub fn render(
         &self,

@@ -8,9 +8,9 @@ use burn::tensor::Device;
 use wasm_bindgen::JsError;
 
 use crate::backend::{self, GpuInfo};
+use crate::model::architecture::tensors;
 use crate::model::safetensors::Blob;
-use crate::model::synthetic::tensor_shapes;
-use crate::model::{Precision, Qwen2Config};
+use crate::model::{ModelConfig, Precision};
 
 pub struct Picked {
     pub device: Device,
@@ -77,14 +77,19 @@ async fn webgpu(files: &HashMap<String, Blob>, dtype: Precision) -> Result<Picke
         .get("config.json")
         .ok_or("config.json is missing")
         .and_then(|b| {
-            Qwen2Config::from_json((**b).as_ref()).map_err(|_| "config.json is invalid")
+            ModelConfig::from_json((**b).as_ref()).map_err(|_| "config.json is invalid")
         })?;
     // The vocabulary matrices are split to fit; every other tensor must fit whole.
     let mib = |b: u64| b >> 20;
-    let largest = tensor_shapes(&config)
+    let largest = tensors(&config)
         .into_iter()
-        .filter(|(name, _)| !name.contains("embed_tokens") && !name.starts_with("lm_head"))
-        .map(|(name, shape)| (dtype.bytes(shape.iter().product::<usize>() as u64), name))
+        .filter(|spec| !spec.id.is_vocabulary())
+        .map(|spec| {
+            (
+                dtype.bytes(spec.shape.iter().product::<usize>() as u64),
+                spec.id.name(),
+            )
+        })
         .max();
     if let Some((bytes, name)) = largest.filter(|(bytes, _)| *bytes > gpu.max_buffer_bytes) {
         return Err(format!(

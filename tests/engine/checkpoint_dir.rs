@@ -13,7 +13,19 @@ use crate::common;
 #[test]
 fn same_seed_same_bytes_other_seed_other_weights() {
     let preset = synthetic::preset("tiny-gqa-tied").unwrap();
-    let files = |seed| synthetic::checkpoint_files(&preset, seed, preset.dtype, 1, vec![]);
+    let tokenizer = synthetic::TokenizerFiles {
+        tokenizer_json: vec![],
+        tokenizer_config: None,
+    };
+    let files = |seed| {
+        let options = synthetic::Options {
+            seed,
+            dtype: preset.dtype,
+            shards: 1,
+            writer: hearth::model::ConfigWriter::Transformers4,
+        };
+        synthetic::checkpoint_files(&preset, &options, &tokenizer)
+    };
     assert_eq!(files(3), files(3));
     let weights = |seed: u64| {
         files(seed)
@@ -30,7 +42,10 @@ fn written_directory_loads_from_disk() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("make-test-model");
     let _ = std::fs::remove_dir_all(&dir);
     let tokenizer = common::tokenizer_dir().join("tokenizer.json");
-    make_test_model::run(&dir, "tiny-mqa-untied", Some(&tokenizer), 0, None, 2).unwrap();
+    let mut options = make_test_model::MakeTestModelOptions::new(&dir, "tiny-mqa-untied");
+    options.tokenizer = Some(tokenizer);
+    options.shards = 2;
+    make_test_model::run(&options).unwrap();
     assert!(dir.join("model.safetensors.index.json").exists());
     let engine = Engine::load(&DirSource::new(&dir), &Device::flex(), Precision::F32).unwrap();
     assert_eq!(engine.model.config().num_key_value_heads, 1);
@@ -50,7 +65,8 @@ fn written_directory_loads_from_disk() {
 #[test]
 fn unknown_preset_lists_the_presets() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("never-written");
-    let message = make_test_model::run(&dir, "qwen9", None, 0, None, 1).unwrap_err();
+    let options = make_test_model::MakeTestModelOptions::new(&dir, "qwen9");
+    let message = make_test_model::run(&options).unwrap_err();
     assert!(
         message.contains("tiny-gqa-tied") && message.contains("qwen2-0.5b"),
         "{message}"

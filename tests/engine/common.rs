@@ -7,9 +7,12 @@ use std::sync::Arc;
 
 use burn::tensor::Device;
 use hearth::engine::Engine;
+use hearth::model::ConfigWriter;
 use hearth::model::Precision;
 use hearth::model::safetensors::Blob;
-use hearth::model::synthetic;
+use hearth::model::safetensors::FileDType;
+use hearth::model::synthetic::{self, Options, TokenizerFiles, Vocabulary};
+use hearth::native::make_test_model::{self, MakeTestModelOptions};
 
 /// Where scripts/fetch-tokenizer.sh put the real Qwen tokenizer.
 pub fn tokenizer_dir() -> PathBuf {
@@ -20,13 +23,17 @@ pub fn tokenizer_dir() -> PathBuf {
 }
 
 pub fn tokenizer_json() -> Vec<u8> {
-    let path = tokenizer_dir().join("tokenizer.json");
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}: run `bash scripts/fetch-tokenizer.sh` first",
-            path.display()
-        )
-    })
+    tokenizer_files(Vocabulary::Qwen).tokenizer_json
+}
+
+/// The real tokenizer of `vocabulary` and its tokenizer_config.json, as scripts/fetch-tokenizer.sh
+/// left them.
+pub fn tokenizer_files(vocabulary: Vocabulary) -> TokenizerFiles {
+    let path = match vocabulary {
+        Vocabulary::Qwen => tokenizer_dir().join("tokenizer.json"),
+        other => make_test_model::default_tokenizer(other),
+    };
+    make_test_model::tokenizer_files(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A test model's files, in memory, exactly as `hearth make-test-model --preset NAME` writes them.
@@ -36,12 +43,22 @@ pub fn model_files(preset: &str) -> HashMap<String, Blob> {
 
 pub fn model_files_with(
     preset: &str,
-    dtype: Option<hearth::model::safetensors::FileDType>,
+    dtype: Option<FileDType>,
     shards: usize,
 ) -> HashMap<String, Blob> {
     let preset = synthetic::preset(preset).expect("known preset");
-    let dtype = dtype.unwrap_or(preset.dtype);
-    synthetic::checkpoint_files(&preset, 0, dtype, shards, tokenizer_json())
+    let options = Options {
+        seed: 0,
+        dtype: dtype.unwrap_or(preset.dtype),
+        shards,
+        writer: ConfigWriter::Transformers4,
+    };
+    written(&preset, &options)
+}
+
+/// `preset`'s files as `options` write them.
+pub fn written(preset: &synthetic::Preset, options: &Options) -> HashMap<String, Blob> {
+    synthetic::checkpoint_files(preset, options, &tokenizer_files(preset.vocabulary))
         .into_iter()
         .map(|(name, bytes)| (name, Arc::new(bytes) as Blob))
         .collect()
@@ -52,9 +69,9 @@ pub fn model_files_with(
 pub fn tiny_model_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&dir);
-    let tokenizer = tokenizer_dir().join("tokenizer.json");
-    hearth::native::make_test_model::run(&dir, "tiny-gqa-tied", Some(&tokenizer), 0, None, 1)
-        .expect("test model written");
+    let mut options = MakeTestModelOptions::new(&dir, "tiny-gqa-tied");
+    options.tokenizer = Some(tokenizer_dir().join("tokenizer.json"));
+    make_test_model::run(&options).expect("test model written");
     dir
 }
 

@@ -18,7 +18,12 @@ pub const TEST_KEY: &str = "test-key";
 
 /// The service the cases expect: the tied test model, key `test-key`, a 1 MiB body limit.
 pub fn test_service() -> Service {
-    let engine = common::load("tiny-gqa-tied", &Device::flex(), Precision::F32);
+    service_of("tiny-gqa-tied")
+}
+
+/// [`test_service`] with `preset`'s model behind the served id.
+pub fn service_of(preset: &str) -> Service {
+    let engine = common::load(preset, &Device::flex(), Precision::F32);
     let runner = EngineThread::spawn(engine, 8).expect("engine thread");
     Service::new(Config {
         models: vec![ServedModel {
@@ -330,10 +335,15 @@ fn check_stream(name: &str, expect: &Value, kind: &str, body: &str) {
     }
 }
 
-/// Every case through `Service::handle`, without a transport.
+/// Every case through `Service::handle`, without a transport, on each family's test model.
 #[test]
 fn every_contract_case_through_the_service() {
-    let service = test_service();
+    for preset in ["tiny-gqa-tied", "tiny-qwen3", "tiny-llama"] {
+        run_cases(&service_of(preset));
+    }
+}
+
+fn run_cases(service: &Service) {
     let cases = cases();
     assert!(cases.len() >= 40);
     for case in &cases {

@@ -67,11 +67,11 @@ fn unsupported_model_type_lists_the_supported_ones() {
     replace(
         &mut files,
         "config.json",
-        config.replace("\"qwen2\"", "\"llama\"").into_bytes(),
+        config.replace("\"qwen2\"", "\"gemma3\"").into_bytes(),
     );
     assert_eq!(
         load_error(&files),
-        "config.json: model_type \"llama\" is not supported (supported: qwen2)"
+        "config.json: model_type \"gemma3\" is not supported (supported: qwen2, qwen3, llama)"
     );
 }
 
@@ -224,12 +224,12 @@ fn tokenizer_larger_than_vocab_is_refused() {
 #[test]
 fn tensor_over_the_buffer_limit_is_named() {
     use burn::tensor::DType;
-    use hearth::model::{Qwen2Config, TensorQwen2, Weights};
+    use hearth::model::{ModelConfig, TensorNetwork, Weights};
     let files = common::model_files("tiny-gqa-tied");
-    let config = Qwen2Config::from_json((*files["config.json"]).as_ref()).unwrap();
+    let config = ModelConfig::from_json((*files["config.json"]).as_ref()).unwrap();
     let weights = Weights::open(&files).unwrap();
     let limit = (config.hidden_size * 4) as u64; // one f32 row of the vocabulary fits
-    let error = match TensorQwen2::load_within(
+    let error = match TensorNetwork::load_within(
         config,
         &weights,
         &Device::flex(),

@@ -5,6 +5,7 @@ mod chat_cli;
 mod checkpoint_dir;
 mod common;
 mod contract_cases;
+mod families;
 mod generation;
 mod hub;
 mod load;
@@ -27,6 +28,16 @@ fn flex_matches_transformers_untied_mqa() {
     parity::check("tiny-mqa-untied", &Device::flex(), 1e-4);
 }
 
+#[test]
+fn flex_matches_transformers_qwen3() {
+    parity::check("tiny-qwen3", &Device::flex(), 1e-4);
+}
+
+#[test]
+fn flex_matches_transformers_llama() {
+    parity::check("tiny-llama", &Device::flex(), 1e-4);
+}
+
 /// The embedding and lm_head in row blocks of at most 1 MiB (tens of blocks each) give the
 /// same logits and tokens as transformers.
 #[test]
@@ -41,7 +52,12 @@ fn flex_matches_transformers_with_split_vocabulary() {
 fn wgpu_matches_transformers() {
     let (device, _) =
         hearth::backend::wgpu().expect("a wgpu adapter (CI installs mesa-vulkan-drivers)");
-    for preset in ["tiny-gqa-tied", "tiny-mqa-untied"] {
+    for preset in [
+        "tiny-gqa-tied",
+        "tiny-mqa-untied",
+        "tiny-qwen3",
+        "tiny-llama",
+    ] {
         parity::check(preset, &device, 1e-3);
     }
     // The vocabulary in 1 MiB blocks, as on an adapter whose buffers are too small for it.

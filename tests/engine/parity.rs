@@ -3,7 +3,7 @@
 //! (tests/reference/make_golden.py → tests/golden/<preset>.json).
 
 use burn::tensor::{DType, Device};
-use hearth::model::{Logits, Precision, Qwen2, TensorQwen2, Weights};
+use hearth::model::{Logits, Network, Precision, TensorNetwork, Weights};
 use hearth::text::Message;
 
 use crate::common;
@@ -52,9 +52,10 @@ pub fn check_within(
         // The tensor network, whose vocabulary matrices are split to fit GPU buffers.
         let weights = Weights::open(&files).expect("weights");
         let config = engine.model.config().clone();
-        let net = TensorQwen2::load_within(config, &weights, device, DType::F32, max_buffer_bytes)
-            .expect("loads within the limit");
-        engine.model = Qwen2::Tensors(net);
+        let net =
+            TensorNetwork::load_within(config, &weights, device, DType::F32, max_buffer_bytes)
+                .expect("loads within the limit");
+        engine.model = Network::Tensors(net);
     }
     let prompt = engine
         .format

@@ -3,7 +3,8 @@
 
 const CACHE = 'hearth-checkpoints-v1';
 const REQUIRED = ['config.json', 'tokenizer.json'];
-const OPTIONAL = ['tokenizer_config.json', 'generation_config.json'];
+// The same optional files as the engine reads (TextFiles::OPTIONAL in src/text/chat.rs).
+const OPTIONAL = ['tokenizer_config.json', 'generation_config.json', 'chat_template.jinja'];
 const SINGLE = 'model.safetensors';
 const INDEX = 'model.safetensors.index.json';
 

@@ -8,8 +8,8 @@
 //! format the CPU kernels read them in place and they are the weights: the estimate then
 //! counts them twice, erring on the safe side.)
 
-use hearth::model::synthetic::tensor_shapes;
-use hearth::model::{Precision, Qwen2Config};
+use hearth::model::architecture::tensors;
+use hearth::model::{ModelConfig, Precision};
 
 /// Parsing tokenizer.json takes the wasm heap up by this many times the file's size, the
 /// file included (measured: Qwen's 11.4 MB tokenizer.json, 83 MiB).
@@ -35,16 +35,16 @@ pub struct Estimate {
 
 impl Estimate {
     pub fn new(
-        config: &Qwen2Config,
+        config: &ModelConfig,
         file_bytes: u64,
         tokenizer_bytes: u64,
         precision: Precision,
     ) -> Self {
-        let weights = tensor_shapes(config)
+        let weights = tensors(config)
             .iter()
-            .map(|(name, shape)| {
-                let elements = shape.iter().product::<usize>() as u64;
-                match name.contains("embed_tokens") || name.starts_with("lm_head") {
+            .map(|spec| {
+                let elements = spec.shape.iter().product::<usize>() as u64;
+                match spec.id.is_vocabulary() {
                     true => precision.for_vocabulary().bytes(elements),
                     false => precision.bytes(elements),
                 }

@@ -14,9 +14,9 @@ use hearth::engine::Engine;
 use hearth::local_runner::{LocalRunner, Pause};
 use hearth::model::Precision;
 use hearth::model::safetensors::Blob;
-use hearth::model::{INDEX_FILE, Qwen2, Qwen2Config, SINGLE_FILE, Weights};
+use hearth::model::{INDEX_FILE, ModelConfig, Network, SINGLE_FILE, Weights};
 use hearth::service::{Config, ServedModel, Service};
-use hearth::text::ChatFormat;
+use hearth::text::{ChatFormat, TextFiles};
 use worker::{Delay, Response, Result, console_log, js_sys};
 
 use crate::fit::Estimate;
@@ -186,7 +186,7 @@ impl Load {
             .get("config.json")
             .await?
             .ok_or_else(|| missing("config.json"))?;
-        let config = Qwen2Config::from_json(&config_json)
+        let config = ModelConfig::from_json(&config_json)
             .map_err(|e| format!("{where_}/config.json: {e}"))?;
         let index = origin.get(INDEX_FILE).await?;
         let weight_files = match &index {
@@ -213,7 +213,7 @@ impl Load {
             files.insert(name, Arc::new(bytes));
         }
         let weights = Weights::open(&files).map_err(|e| format!("{where_}: {e}"))?;
-        let model = Qwen2::load(config.clone(), &weights, &device, self.dtype)
+        let model = Network::load(config.clone(), &weights, &device, self.dtype)
             .map_err(|e| format!("{where_}: {e}"))?;
         drop((weights, files));
         let format = self.format(&config).await?;
@@ -221,30 +221,24 @@ impl Load {
     }
 
     /// The tokenizer, chat template and stop tokens, checked against config.json.
-    async fn format(&self, config: &Qwen2Config) -> std::result::Result<ChatFormat, String> {
+    async fn format(&self, config: &ModelConfig) -> std::result::Result<ChatFormat, String> {
         let where_ = self.origin.describe();
         let tokenizer = self
             .origin
             .get("tokenizer.json")
             .await?
             .ok_or_else(|| format!("{where_}/tokenizer.json: not found"))?;
-        let tokenizer_config = self.origin.get("tokenizer_config.json").await?;
-        let generation_config = self.origin.get("generation_config.json").await?;
-        let format = ChatFormat::from_bytes(
-            &tokenizer,
-            tokenizer_config.as_deref(),
-            generation_config.as_deref(),
-        )
-        .map_err(|e| format!("{where_}: {e}"))?;
-        let tokens = format.tokenizer().vocab_size();
-        if tokens > config.vocab_size {
-            return Err(format!(
-                "{where_}/tokenizer.json: the tokenizer has {tokens} tokens but config.json's \
-                 vocab_size is {}",
-                config.vocab_size
-            ));
+        let mut optional = Vec::new();
+        for name in TextFiles::OPTIONAL {
+            optional.push(self.origin.get(name).await?);
         }
-        Ok(format)
+        let files = TextFiles {
+            tokenizer_json: &tokenizer,
+            tokenizer_config: optional[0].as_deref(),
+            generation_config: optional[1].as_deref(),
+            chat_template: optional[2].as_deref(),
+        };
+        hearth::engine::chat_format(files, config).map_err(|e| format!("{where_}: {e}"))
     }
 }
 

@@ -99,11 +99,13 @@ fn completion_shape() {
         &[
             Answer {
                 text: "a".into(),
+                reasoning: None,
                 tokens: vec![1, 2],
                 finish_reason: FinishReason::Stop,
             },
             Answer {
                 text: "b".into(),
+                reasoning: None,
                 tokens: vec![1, 2, 3],
                 finish_reason: FinishReason::Length,
             },
@@ -125,7 +127,8 @@ fn chunk_shapes() {
         )
     );
     assert_eq!(
-        serde_json::to_string(&ChatCompletionChunk::content("c", "m", 1, 2, "hé")).unwrap(),
+        serde_json::to_string(&ChatCompletionChunk::content("c", "m", 1, 2, ("hé", false)))
+            .unwrap(),
         format!(
             "{head}[{{\"index\":2,\"delta\":{{\"content\":\"hé\"}},\"finish_reason\":null}}]}}"
         )

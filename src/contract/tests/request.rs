@@ -49,6 +49,7 @@ fn defaults() {
             stop: vec![],
             seed: None,
             stream: false,
+            enable_thinking: None,
         }
     );
 }

@@ -8,6 +8,7 @@ use crate::contract::{
 fn answer(text: &str, finish_reason: FinishReason, completion_tokens: u32) -> Answer {
     Answer {
         text: text.into(),
+        reasoning: None,
         tokens: (0..completion_tokens).collect(),
         finish_reason,
     }
@@ -73,6 +74,7 @@ fn stream_events() {
         id: "cmpl-1".into(),
         model: "m".into(),
         delta: "Hé".into(),
+        reasoning_delta: None,
         created_at: 7,
         index: None,
         usage: None,

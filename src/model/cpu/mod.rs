@@ -1,4 +1,4 @@
-//! Qwen2 on the CPU through our own kernels: weights stay in their stored format (borrowed
+//! The decoder on the CPU through our own kernels: weights stay in their stored format (borrowed
 //! from the checkpoint's memory map when it is the run format) or in int8/int4 blocks, and
 //! activations are f32 rows in buffers that each sequence keeps, so decoding a token
 //! allocates nothing and reads every weight once.
@@ -14,13 +14,14 @@ mod simd;
 use kernels::{Job, QuantizedInput, matmul};
 use matrix::Matrix;
 
+use super::architecture::TensorId;
 use super::layout::{self, Layer};
-use super::{LoadError, Precision, Qwen2Config, Weights, rope};
+use super::{LoadError, ModelConfig, Precision, Weights, rope};
 
 type CpuLayer = Layer<Matrix, Vec<f32>>;
 
-pub struct CpuQwen2 {
-    config: Qwen2Config,
+pub struct CpuNetwork {
+    config: ModelConfig,
     embed_tokens: Matrix,
     layers: Vec<CpuLayer>,
     norm: Vec<f32>,
@@ -40,21 +41,21 @@ impl layout::Store for HostStore<'_> {
     type Matrix = Matrix;
     type Vector = Vec<f32>;
 
-    fn matrix(&self, name: &str, shape: [usize; 2]) -> Result<Matrix, LoadError> {
-        self.weights.with_raw(name, &shape, |raw, blob| {
+    fn matrix(&self, id: TensorId, shape: [usize; 2]) -> Result<Matrix, LoadError> {
+        self.weights.with_raw(id, &shape, |raw, blob| {
             Matrix::from_raw(raw, blob, shape, self.precision)
         })
     }
 
-    fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>, LoadError> {
+    fn vector(&self, id: TensorId, len: usize) -> Result<Vec<f32>, LoadError> {
         self.weights
-            .with_raw(name, &[len], |raw, _| Ok(matrix::to_f32(raw)))
+            .with_raw(id, &[len], |raw, _| Ok(matrix::to_f32(raw)))
     }
 }
 
-impl CpuQwen2 {
+impl CpuNetwork {
     pub fn load(
-        config: Qwen2Config,
+        config: ModelConfig,
         weights: &Weights,
         precision: Precision,
     ) -> Result<Self, LoadError> {
@@ -67,21 +68,21 @@ impl CpuQwen2 {
         };
         let (embed_tokens, lm_head) = layout::vocabulary(
             c,
-            |n| weights.contains(n),
-            |name| layout::Store::matrix(&vocab_store, name, [c.vocab_size, c.hidden_size]),
+            |id| weights.contains(id),
+            |id| layout::Store::matrix(&vocab_store, id, [c.vocab_size, c.hidden_size]),
         )?;
         Ok(Self {
             embed_tokens,
             layers,
-            norm: layout::Store::vector(&store, layout::NORM, c.hidden_size)?,
+            norm: layout::Store::vector(&store, TensorId::FinalNorm, c.hidden_size)?,
             lm_head,
-            inv_freq: rope::inv_freq(c.head_dim(), c.rope_theta),
+            inv_freq: rope::inv_freq(c.head_dim(), &c.rope),
             precision,
             config,
         })
     }
 
-    pub fn config(&self) -> &Qwen2Config {
+    pub fn config(&self) -> &ModelConfig {
         &self.config
     }
 
@@ -165,6 +166,11 @@ impl CpuQwen2 {
                     ops::add_bias(out, bias);
                 }
             }
+            for (out, norm) in [(&mut b.q, &layer.q_norm), (&mut b.k, &layer.k_norm)] {
+                if let Some(norm) = norm {
+                    ops::rms_norm_in_place(out, norm, eps);
+                }
+            }
             ops::rope(&mut b.q, d, &b.cos, &b.sin);
             ops::rope(&mut b.k, d, &b.cos, &b.sin);
             // Keys and values are stored per head: [kv_heads, capacity, d].
@@ -188,6 +194,9 @@ impl CpuQwen2 {
             attention::attend(&b.q, keys, values, shape, start, &mut b.attended);
             let o = Job(&layer.o_proj.weight, &mut b.projected);
             matmul(&b.attended, n, [o], &mut b.quantized);
+            if let Some(bias) = &layer.o_proj.bias {
+                ops::add_bias(&mut b.projected, bias);
+            }
             ops::add(&mut b.x, &b.projected);
 
             ops::rms_norm(&b.x, &layer.post_attention_layernorm, eps, &mut b.normed);
@@ -238,16 +247,19 @@ struct Buffers {
 
 impl Buffers {
     /// Sizes every buffer for `n` tokens; after the first decode step this allocates nothing.
-    fn size(&mut self, n: usize, c: &Qwen2Config) {
-        let kv = c.num_key_value_heads * c.head_dim();
+    fn size(&mut self, n: usize, c: &ModelConfig) {
+        let (q, kv) = (
+            c.num_attention_heads * c.head_dim(),
+            c.num_key_value_heads * c.head_dim(),
+        );
         let (h, im) = (c.hidden_size, c.intermediate_size);
         for (buffer, width) in [
             (&mut self.x, h),
             (&mut self.normed, h),
-            (&mut self.q, h),
+            (&mut self.q, q),
             (&mut self.k, kv),
             (&mut self.v, kv),
-            (&mut self.attended, h),
+            (&mut self.attended, q),
             (&mut self.projected, h),
             (&mut self.gate, im),
             (&mut self.up, im),

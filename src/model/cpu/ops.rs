@@ -1,13 +1,28 @@
 //! The network's elementwise steps on host rows, in f32, in place where they can be.
 
+/// `1 / sqrt(mean(x²) + eps)`: RMSNorm's scale of one row.
+fn inv_rms(x: &[f32], eps: f32) -> f32 {
+    let mean = x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
+    1.0 / (mean + eps).sqrt()
+}
+
 /// `x / sqrt(mean(x²) + eps) · weight` for each row of `x` into `out`.
 pub fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
     let h = weight.len();
     for (x, out) in x.chunks_exact(h).zip(out.chunks_exact_mut(h)) {
-        let mean = x.iter().map(|v| v * v).sum::<f32>() / h as f32;
-        let scale = 1.0 / (mean + eps).sqrt();
+        let scale = inv_rms(x, eps);
         for ((o, v), w) in out.iter_mut().zip(x).zip(weight) {
             *o = v * scale * w;
+        }
+    }
+}
+
+/// [`rms_norm`] of each `weight.len()`-wide piece of `x`, in place (Qwen3's per-head q/k norm).
+pub fn rms_norm_in_place(x: &mut [f32], weight: &[f32], eps: f32) {
+    for x in x.chunks_exact_mut(weight.len()) {
+        let scale = inv_rms(x, eps);
+        for (v, w) in x.iter_mut().zip(weight) {
+            *v = *v * scale * w;
         }
     }
 }

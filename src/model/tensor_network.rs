@@ -1,14 +1,15 @@
-//! Qwen2ForCausalLM: embedding, N x (RMSNorm, grouped-query attention with q/k/v bias and
-//! rotate-half RoPE, RMSNorm, SwiGLU MLP), final RMSNorm, lm_head (or the tied embedding).
-//! Field names follow the checkpoint's, so loading is a walk over the same names.
+//! The decoder in burn tensors: embedding, N x (RMSNorm, grouped-query attention (q/k/v bias
+//! in Qwen2, per-head q/k RMSNorm in Qwen3) with rotate-half RoPE, RMSNorm, SwiGLU MLP), final
+//! RMSNorm, lm_head (or the tied embedding). Loading is the architecture description's walk.
 
 use burn::tensor::activation::silu;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{DType, Device, Tensor};
 
+use super::architecture::TensorId;
 use super::layout::{self, Store};
-use super::{LoadError, Qwen2Config, Rope, TensorCache as KvCache, VocabMatrix, Weights};
+use super::{LoadError, ModelConfig, Rope, TensorCache as KvCache, VocabMatrix, Weights, rope};
 
 type Linear = layout::Linear<Tensor<2>, Tensor<1>>;
 type DecoderLayer = layout::Layer<Tensor<2>, Tensor<1>>;
@@ -29,6 +30,13 @@ fn rms_norm(x: Tensor<2>, weight: &Tensor<1>, eps: f64) -> Tensor<2> {
     (x / rms).cast(dtype) * weight.clone().unsqueeze()
 }
 
+/// [`rms_norm`] over the last axis of `x: [1, heads, len, d]` (Qwen3's q/k norm).
+fn head_norm(x: Tensor<4>, weight: &Tensor<1>, eps: f64) -> Tensor<4> {
+    let dims = x.dims();
+    let rows = rms_norm(x.reshape([dims[1] * dims[2], dims[3]]), weight, eps);
+    rows.reshape(dims)
+}
+
 fn mlp(l: &DecoderLayer, x: Tensor<2>) -> Tensor<2> {
     let gate = silu(linear(&l.gate_proj, x.clone()));
     linear(&l.down_proj, gate * linear(&l.up_proj, x))
@@ -46,28 +54,26 @@ impl layout::Store for TensorStore<'_> {
     type Matrix = Tensor<2>;
     type Vector = Tensor<1>;
 
-    fn matrix(&self, name: &str, [rows, cols]: [usize; 2]) -> Result<Tensor<2>, LoadError> {
+    fn matrix(&self, id: TensorId, [rows, cols]: [usize; 2]) -> Result<Tensor<2>, LoadError> {
         let bytes = (rows * cols * self.dtype.size()) as u64;
         match self.limit {
             Some(limit) if bytes > limit => Err(LoadError::TooLarge {
-                tensor: name.to_string(),
+                tensor: id.name(),
                 bytes,
                 limit,
             }),
-            _ => self
-                .weights
-                .load(name, [rows, cols], self.device, self.dtype),
+            _ => self.weights.load(id, [rows, cols], self.device, self.dtype),
         }
     }
 
-    fn vector(&self, name: &str, len: usize) -> Result<Tensor<1>, LoadError> {
-        self.weights.load(name, [len], self.device, self.dtype)
+    fn vector(&self, id: TensorId, len: usize) -> Result<Tensor<1>, LoadError> {
+        self.weights.load(id, [len], self.device, self.dtype)
     }
 }
 
 /// The loaded model: immutable, shared by every sequence; per-sequence state is a [`KvCache`].
-pub struct TensorQwen2 {
-    config: Qwen2Config,
+pub struct TensorNetwork {
+    config: ModelConfig,
     embed_tokens: VocabMatrix,
     layers: Vec<DecoderLayer>,
     norm: Tensor<1>,
@@ -78,11 +84,11 @@ pub struct TensorQwen2 {
     dtype: DType,
 }
 
-impl TensorQwen2 {
+impl TensorNetwork {
     /// Loads the network onto `device` in `dtype`, within the buffer size the device
     /// registered (see `backend::buffer_limit`).
     pub fn load(
-        config: Qwen2Config,
+        config: ModelConfig,
         weights: &Weights,
         device: &Device,
         dtype: DType,
@@ -91,11 +97,11 @@ impl TensorQwen2 {
         Self::load_within(config, weights, device, dtype, limit)
     }
 
-    /// [`Qwen2::load`] with every tensor in buffers of at most `max_buffer_bytes`: the
+    /// [`Self::load`] with every tensor in buffers of at most `max_buffer_bytes`: the
     /// vocabulary matrices are split into row blocks, anything else that would not fit is
     /// refused.
     pub fn load_within(
-        config: Qwen2Config,
+        config: ModelConfig,
         weights: &Weights,
         device: &Device,
         dtype: DType,
@@ -108,31 +114,26 @@ impl TensorQwen2 {
             dtype,
             limit: max_buffer_bytes,
         };
-        let vocab = |name: &str| {
+        let vocab = |id| {
             let shape = [c.vocab_size, c.hidden_size];
-            VocabMatrix::load(weights, name, shape, (device, dtype), max_buffer_bytes)
+            VocabMatrix::load(weights, id, shape, (device, dtype), max_buffer_bytes)
         };
         let layers = layout::layers(c, &store)?;
-        let (embed_tokens, lm_head) = layout::vocabulary(c, |n| weights.contains(n), vocab)?;
+        let (embed_tokens, lm_head) = layout::vocabulary(c, |id| weights.contains(id), vocab)?;
+        let inv_freq = rope::inv_freq(c.head_dim(), &c.rope);
         Ok(Self {
             embed_tokens,
             layers,
-            norm: store.vector(layout::NORM, c.hidden_size)?,
+            norm: store.vector(TensorId::FinalNorm, c.hidden_size)?,
             lm_head,
-            rope: Rope::new(
-                c.head_dim(),
-                c.rope_theta,
-                c.max_position_embeddings,
-                device,
-                dtype,
-            ),
+            rope: Rope::new(&inv_freq, c.max_position_embeddings, device, dtype),
             device: device.clone(),
             dtype,
             config,
         })
     }
 
-    pub fn config(&self) -> &Qwen2Config {
+    pub fn config(&self) -> &ModelConfig {
         &self.config
     }
 
@@ -195,6 +196,13 @@ impl TensorQwen2 {
         let q = heads(linear(&attn.q_proj, x.clone()), c.num_attention_heads);
         let k = heads(linear(&attn.k_proj, x.clone()), c.num_key_value_heads);
         let v = heads(linear(&attn.v_proj, x), c.num_key_value_heads);
+        let (q, k) = match (&attn.q_norm, &attn.k_norm) {
+            (Some(qn), Some(kn)) => (
+                head_norm(q, qn, c.rms_norm_eps),
+                head_norm(k, kn, c.rms_norm_eps),
+            ),
+            _ => (q, k),
+        };
         let start = cache.len();
         let (q, k) = (self.rope.apply(q, start), self.rope.apply(k, start));
         let (k, v) = cache.append(layer, k, v);
@@ -206,7 +214,8 @@ impl TensorQwen2 {
         let out = attention(q, k, v, None, None, options);
         linear(
             &attn.o_proj,
-            out.swap_dims(1, 2).reshape([len, c.hidden_size]),
+            out.swap_dims(1, 2)
+                .reshape([len, c.num_attention_heads * d]),
         )
     }
 
