@@ -2,6 +2,8 @@
 
 use burn::tensor::Device;
 
+use crate::model::gguf::{self, Gguf};
+use crate::model::safetensors::Blob;
 use crate::model::{FileSource, LoadError, LoadProgress, ModelConfig, Network, Precision, Weights};
 use crate::text::{ChatFormat, TextFiles};
 
@@ -30,6 +32,35 @@ impl Engine {
         let config = ModelConfig::from_json((*source.require("config.json")?).as_ref())?;
         let format = load_format(source, &config)?;
         let weights = Weights::open(source)?.with_progress(progress);
+        let model = Network::load(config, &weights, device, precision)?;
+        Ok(Self { model, format })
+    }
+
+    /// Loads a GGUF file (`blob` its bytes, `file` its name): the config, tokenizer, chat
+    /// template and stop ids from its metadata, the weights from its tensors in place.
+    pub fn load_gguf(
+        file: &str,
+        blob: Blob,
+        device: &Device,
+        precision: Option<Precision>,
+        progress: LoadProgress,
+    ) -> Result<Self, LoadError> {
+        let header =
+            Gguf::parse(file, (*blob).as_ref()).map_err(|e| LoadError::Gguf(e.to_string()))?;
+        let config = gguf::model::config(&header, (*blob).as_ref())?;
+        let text = gguf::model::text_metadata(&header)?;
+        let tokenizer_json = gguf::tokenizer::tokenizer_json(&header)?;
+        let format = chat_format(
+            TextFiles {
+                tokenizer_json: &tokenizer_json,
+                tokenizer_config: Some(&text.tokenizer_config),
+                generation_config: Some(&text.generation_config),
+                chat_template: text.chat_template.as_deref().map(str::as_bytes),
+            },
+            &config,
+        )?;
+        let precision = precision.unwrap_or_else(|| gguf::model::default_precision(&header));
+        let weights = Weights::gguf(header, blob, &config).with_progress(progress);
         let model = Network::load(config, &weights, device, precision)?;
         Ok(Self { model, format })
     }

@@ -25,6 +25,9 @@ pub enum RopeScaling {
         high_freq_factor: f64,
         original_max_position_embeddings: usize,
     },
+    /// Each frequency divided by its own factor: how llama.cpp's GGUF files carry Llama 3's
+    /// scaling (the `rope_freqs.weight` tensor). No transformers config says this.
+    Factors(Vec<f32>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -233,6 +236,10 @@ impl ModelConfig {
                 "high_freq_factor": high_freq_factor,
                 "original_max_position_embeddings": original_max_position_embeddings,
             }),
+            // Only GGUF files carry these; a config written from them says so plainly.
+            RopeScaling::Factors(factors) => {
+                json!({"rope_type": "frequency_factors", "factors": factors})
+            }
         };
         let dtype = self.torch_dtype.clone().map_or(Value::Null, Value::String);
         match writer {

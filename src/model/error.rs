@@ -52,6 +52,9 @@ pub enum LoadError {
         tensor: String,
         message: String,
     },
+    /// A GGUF file; the message names it, the tensor or key, and what is wrong.
+    #[error("{0}")]
+    Gguf(String),
     /// A tokenizer or chat-template file; the message names it.
     #[error("{0}")]
     Text(String),

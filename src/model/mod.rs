@@ -6,6 +6,7 @@ mod cache;
 mod config;
 pub mod cpu;
 mod error;
+pub mod gguf;
 mod layout;
 mod network;
 mod precision;

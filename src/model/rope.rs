@@ -15,6 +15,7 @@ pub fn inv_freq(head_dim: usize, rope: &RopeParameters) -> Vec<f32> {
     match rope.scaling {
         RopeScaling::Default => plain.collect(),
         RopeScaling::Linear { factor } => plain.map(|f| f / factor as f32).collect(),
+        RopeScaling::Factors(ref factors) => plain.zip(factors).map(|(f, s)| f / s).collect(),
         RopeScaling::Llama3 {
             factor,
             low_freq_factor,

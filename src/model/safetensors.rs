@@ -8,23 +8,46 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::LoadError;
+use super::gguf::GgmlType;
 
 /// File contents shared without copying: a memory map natively, a fetched buffer in wasm.
 pub type Blob = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
-/// The float dtypes a checkpoint may store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How a checkpoint stores a tensor's values: a float dtype (safetensors, GGUF), or one of
+/// ggml's block types (GGUF).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileDType {
     F32,
     F16,
     BF16,
+    /// Blocks of `block_size()` values in `block_bytes()` bytes, along each row.
+    Block(GgmlType),
 }
 
 impl FileDType {
+    /// Bytes per value of a float dtype (a block type has none: see [`FileDType::bytes`]).
     pub fn size(self) -> usize {
         match self {
             Self::F32 => 4,
             Self::F16 | Self::BF16 => 2,
+            Self::Block(ty) => ty.block_bytes() / ty.block_size(),
+        }
+    }
+
+    /// The bytes `values` consecutive values take; for a block type, `values` is a whole
+    /// number of blocks.
+    pub fn bytes(self, values: usize) -> usize {
+        match self {
+            Self::Block(ty) => values / ty.block_size() * ty.block_bytes(),
+            other => values * other.size(),
+        }
+    }
+
+    /// The values `bytes` stored bytes hold.
+    pub fn values(self, bytes: usize) -> usize {
+        match self {
+            Self::Block(ty) => bytes / ty.block_bytes() * ty.block_size(),
+            other => bytes / other.size(),
         }
     }
 
@@ -42,6 +65,7 @@ impl FileDType {
             Self::F32 => "float32",
             Self::F16 => "float16",
             Self::BF16 => "bfloat16",
+            Self::Block(ty) => ty.name(),
         }
     }
 }
@@ -155,7 +179,7 @@ impl SafeTensors {
                 available: data.len(),
             });
         }
-        let expected = entry.shape.iter().product::<usize>() * dtype.size();
+        let expected = dtype.bytes(entry.shape.iter().product::<usize>());
         if end - start != expected {
             return Err(LoadError::Tensor {
                 file: self.file.clone(),

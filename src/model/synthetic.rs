@@ -259,6 +259,8 @@ fn encode(values: &[f32], dtype: FileDType) -> Vec<u8> {
             .iter()
             .flat_map(|v| bf16::from_f32(*v).to_le_bytes())
             .collect(),
+        // `FileDType::parse`, where the dtype comes from, names float dtypes only.
+        FileDType::Block(ty) => unreachable!("safetensors cannot hold {} blocks", ty.name()),
     }
 }
 

@@ -3,12 +3,14 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use burn::tensor::{DType, Device, Tensor, TensorData, bf16, f16};
 
-use super::LoadError;
-use super::architecture::TensorId;
+use super::architecture::{LayerTensor, TensorId};
+use super::gguf::{GgmlType, Gguf, GgufError};
 use super::safetensors::{Blob, FileDType, RawTensor, SafeTensors};
+use super::{LoadError, ModelConfig};
 
 pub const SINGLE_FILE: &str = "model.safetensors";
 pub const INDEX_FILE: &str = "model.safetensors.index.json";
@@ -79,12 +81,25 @@ pub type LoadProgress = Box<dyn Fn(u64, u64)>;
 
 /// The files holding the weights and which file holds each tensor.
 pub struct Weights {
-    files: Vec<SafeTensors>,
-    by_name: HashMap<String, usize>,
+    files: Files,
     /// What to name in "tensor missing" errors.
     origin: String,
     progress: Option<LoadProgress>,
     loaded: Cell<u64>,
+}
+
+enum Files {
+    Safetensors {
+        files: Vec<SafeTensors>,
+        by_name: HashMap<String, usize>,
+    },
+    /// One GGUF file, its tensors under GGUF's names.
+    Gguf {
+        header: Gguf,
+        blob: Blob,
+        /// `(heads, kv_heads, head_dim)` when q/k rows were permuted by llama.cpp's converter.
+        permuted: Option<(usize, usize, usize)>,
+    },
 }
 
 impl Weights {
@@ -96,6 +111,25 @@ impl Weights {
                 let by_name = file.names().map(|n| (n.to_string(), 0)).collect();
                 Ok(Self::new(vec![file], by_name, SINGLE_FILE))
             }
+        }
+    }
+
+    /// The tensors of a parsed GGUF file (`blob` its bytes) of a model shaped as `config`.
+    pub fn gguf(header: Gguf, blob: Blob, config: &ModelConfig) -> Self {
+        let permuted = config.family.spec().gguf_permuted_qk.then_some((
+            config.num_attention_heads,
+            config.num_key_value_heads,
+            config.head_dim(),
+        ));
+        Self {
+            origin: header.file().to_string(),
+            files: Files::Gguf {
+                header,
+                blob,
+                permuted,
+            },
+            progress: None,
+            loaded: Cell::new(0),
         }
     }
 
@@ -124,8 +158,7 @@ impl Weights {
 
     fn new(files: Vec<SafeTensors>, by_name: HashMap<String, usize>, origin: &str) -> Self {
         Self {
-            files,
-            by_name,
+            files: Files::Safetensors { files, by_name },
             origin: origin.into(),
             progress: None,
             loaded: Cell::new(0),
@@ -140,23 +173,101 @@ impl Weights {
 
     /// The bytes of every tensor in the files.
     pub fn total_bytes(&self) -> u64 {
-        self.files.iter().map(SafeTensors::data_len).sum()
+        match &self.files {
+            Files::Safetensors { files, .. } => files.iter().map(SafeTensors::data_len).sum(),
+            Files::Gguf { header, .. } => {
+                header.tensors().iter().map(|t| t.byte_len() as u64).sum()
+            }
+        }
     }
 
     pub fn contains(&self, id: TensorId) -> bool {
-        self.by_name.contains_key(&id.name())
+        match &self.files {
+            Files::Safetensors { by_name, .. } => by_name.contains_key(&id.name()),
+            Files::Gguf { header, .. } => header.tensor(&id.gguf_name()).is_ok(),
+        }
     }
 
-    fn raw(&self, name: &str) -> Result<(&SafeTensors, RawTensor<'_>), LoadError> {
-        let file = self
-            .by_name
-            .get(name)
-            .map(|&i| &self.files[i])
-            .ok_or_else(|| LoadError::MissingTensor {
-                file: self.origin.clone(),
-                tensor: name.to_string(),
-            })?;
-        Ok((file, file.tensor(name)?))
+    /// Hands `id` (checked to have `shape`) to `f` with the name of the file it is in, its
+    /// stored form, and the contents its bytes lie in.
+    fn with_tensor<T>(
+        &self,
+        id: TensorId,
+        shape: &[usize],
+        f: impl FnOnce(&str, &RawTensor<'_>, &Blob) -> Result<T, LoadError>,
+    ) -> Result<T, LoadError> {
+        let shape_error = |file: &str, name: String, found: &[usize]| LoadError::Shape {
+            file: file.to_string(),
+            tensor: name,
+            expected: shape.to_vec(),
+            found: found.to_vec(),
+        };
+        match &self.files {
+            Files::Safetensors { files, by_name } => {
+                let name = id.name();
+                let file = by_name.get(&name).map(|&i| &files[i]).ok_or_else(|| {
+                    LoadError::MissingTensor {
+                        file: self.origin.clone(),
+                        tensor: name.clone(),
+                    }
+                })?;
+                let raw = file.tensor(&name)?;
+                if raw.shape != shape {
+                    return Err(shape_error(file.file(), name, raw.shape));
+                }
+                f(file.file(), &raw, file.blob())
+            }
+            Files::Gguf {
+                header,
+                blob,
+                permuted,
+            } => {
+                let name = id.gguf_name();
+                let info = header.tensor(&name).map_err(gguf_error)?;
+                let found = info.shape();
+                if found != shape {
+                    return Err(shape_error(header.file(), name, &found));
+                }
+                let bytes = header
+                    .tensor_data((**blob).as_ref(), &name)
+                    .map_err(gguf_error)?;
+                let dtype = match info.ty {
+                    GgmlType::F32 => FileDType::F32,
+                    GgmlType::F16 => FileDType::F16,
+                    GgmlType::BF16 => FileDType::BF16,
+                    other => FileDType::Block(other),
+                };
+                let heads = match (id, permuted) {
+                    (TensorId::Layer(_, LayerTensor::Q), Some((heads, _, d))) => Some((*heads, *d)),
+                    (TensorId::Layer(_, LayerTensor::K), Some((_, kv, d))) => Some((*kv, *d)),
+                    _ => None,
+                };
+                match heads {
+                    None => f(
+                        header.file(),
+                        &RawTensor {
+                            dtype,
+                            shape: &found,
+                            bytes,
+                        },
+                        blob,
+                    ),
+                    Some((heads, d)) => {
+                        let rows: Blob = Arc::new(unpermute(bytes, heads, d));
+                        let bytes = (*rows).as_ref();
+                        f(
+                            header.file(),
+                            &RawTensor {
+                                dtype,
+                                shape: &found,
+                                bytes,
+                            },
+                            &rows,
+                        )
+                    }
+                }
+            }
+        }
     }
 
     /// Loads `id`, checks it has `shape`, and converts it to `dtype` on `device`.
@@ -182,34 +293,34 @@ impl Weights {
         device: &Device,
         dtype: DType,
     ) -> Result<Vec<Tensor<D>>, LoadError> {
-        let name = id.name();
-        let (file, raw) = self.checked(&name, shape)?;
-        let context = |message: String| LoadError::Tensor {
-            file: file.file().to_string(),
-            tensor: name.clone(),
-            message,
-        };
-        // A 1-row view of an empty or scalar tensor still yields one (empty) block.
-        let total_rows = shape.first().copied().unwrap_or(1).max(1);
-        let rows = rows.clamp(1, total_rows);
-        let row_bytes = raw.bytes.len() / total_rows;
-        let mut parts = Vec::with_capacity(total_rows.div_ceil(rows));
-        for start in (0..total_rows).step_by(rows) {
-            let end = (start + rows).min(total_rows);
-            let mut part_shape = *shape;
-            if let Some(first) = part_shape.first_mut() {
-                *first = (*first).min(end - start);
-            }
-            let part = RawTensor {
-                dtype: raw.dtype,
-                shape: &part_shape,
-                bytes: &raw.bytes[start * row_bytes..end * row_bytes],
+        self.with_tensor(id, shape, |file, raw, _| {
+            let context = |message: String| LoadError::Tensor {
+                file: file.to_string(),
+                tensor: id.name(),
+                message,
             };
-            let data = convert(&part, dtype).map_err(context)?;
-            parts.push(Tensor::from_data(data, (device, dtype)));
-            self.advance(part.bytes.len());
-        }
-        Ok(parts)
+            // A 1-row view of an empty or scalar tensor still yields one (empty) block.
+            let total_rows = shape.first().copied().unwrap_or(1).max(1);
+            let rows = rows.clamp(1, total_rows);
+            let row_bytes = raw.bytes.len() / total_rows;
+            let mut parts = Vec::with_capacity(total_rows.div_ceil(rows));
+            for start in (0..total_rows).step_by(rows) {
+                let end = (start + rows).min(total_rows);
+                let mut part_shape = *shape;
+                if let Some(first) = part_shape.first_mut() {
+                    *first = (*first).min(end - start);
+                }
+                let part = RawTensor {
+                    dtype: raw.dtype,
+                    shape: &part_shape,
+                    bytes: &raw.bytes[start * row_bytes..end * row_bytes],
+                };
+                let data = convert(&part, dtype).map_err(context)?;
+                parts.push(Tensor::from_data(data, (device, dtype)));
+                self.advance(part.bytes.len());
+            }
+            Ok(parts)
+        })
     }
 
     /// Hands `id` (checked to have `shape`) as stored, with the file contents it lies in, to
@@ -220,32 +331,15 @@ impl Weights {
         shape: &[usize],
         convert: impl FnOnce(&RawTensor<'_>, &Blob) -> Result<T, String>,
     ) -> Result<T, LoadError> {
-        let name = id.name();
-        let (file, raw) = self.checked(&name, shape)?;
-        let converted = convert(&raw, file.blob()).map_err(|message| LoadError::Tensor {
-            file: file.file().to_string(),
-            tensor: name.clone(),
-            message,
-        })?;
-        self.advance(raw.bytes.len());
-        Ok(converted)
-    }
-
-    fn checked(
-        &self,
-        name: &str,
-        shape: &[usize],
-    ) -> Result<(&SafeTensors, RawTensor<'_>), LoadError> {
-        let (file, raw) = self.raw(name)?;
-        if raw.shape != shape {
-            return Err(LoadError::Shape {
-                file: file.file().to_string(),
-                tensor: name.to_string(),
-                expected: shape.to_vec(),
-                found: raw.shape.to_vec(),
-            });
-        }
-        Ok((file, raw))
+        self.with_tensor(id, shape, |file, raw, blob| {
+            let converted = convert(raw, blob).map_err(|message| LoadError::Tensor {
+                file: file.to_string(),
+                tensor: id.name(),
+                message,
+            })?;
+            self.advance(raw.bytes.len());
+            Ok(converted)
+        })
     }
 
     fn advance(&self, bytes: usize) {
@@ -256,29 +350,32 @@ impl Weights {
     }
 }
 
+fn gguf_error(e: GgufError) -> LoadError {
+    LoadError::Gguf(e.to_string())
+}
+
+/// llama.cpp's converter stores each head's q/k rows interleaved (row `2j + half` holds
+/// Hugging Face's row `half * d/2 + j`) for its pairwise RoPE; this restores the halves our
+/// rotate-half RoPE reads. Rows move whole, so any block type moves unchanged.
+fn unpermute(bytes: &[u8], heads: usize, d: usize) -> Vec<u8> {
+    let row = bytes.len() / (heads * d);
+    let mut out = vec![0u8; bytes.len()];
+    for h in 0..heads {
+        for half in 0..2 {
+            for j in 0..d / 2 {
+                let (to, from) = (h * d + half * d / 2 + j, h * d + 2 * j + half);
+                out[to * row..(to + 1) * row].copy_from_slice(&bytes[from * row..(from + 1) * row]);
+            }
+        }
+    }
+    out
+}
+
 /// Converts stored bytes to the run dtype on the host, so every backend receives the dtype it
 /// computes in (WebGPU has no bf16, flex is fastest on native f32).
 fn convert(raw: &RawTensor<'_>, dtype: DType) -> Result<TensorData, String> {
     let shape = raw.shape.to_vec();
-    let f32s = || -> Vec<f32> {
-        match raw.dtype {
-            FileDType::F32 => raw
-                .bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-            FileDType::F16 => raw
-                .bytes
-                .chunks_exact(2)
-                .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
-            FileDType::BF16 => raw
-                .bytes
-                .chunks_exact(2)
-                .map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
-        }
-    };
+    let f32s = || super::cpu::to_f32(raw);
     Ok(match dtype {
         DType::F32 => TensorData::new(f32s(), shape),
         DType::F16 if raw.dtype == FileDType::F16 => {

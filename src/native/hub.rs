@@ -218,6 +218,78 @@ impl Hub {
         Ok(local.snapshot(&info.sha))
     }
 
+    /// The one `.gguf` file of `repo` at `revision` whose name contains `quant` (any ASCII
+    /// case), as llama.cpp's `-hf ORG/NAME:QUANT` picks it, downloading it when the cache
+    /// lacks it. The path of the file in the snapshot.
+    pub fn gguf(&self, repo: &str, revision: &str, quant: &str) -> Result<PathBuf, HubError> {
+        check_repo_name(repo)?;
+        let local = RepoCache::new(&self.settings.cache, repo);
+        let wanted = |name: &str| {
+            name.ends_with(".gguf")
+                && name
+                    .to_ascii_lowercase()
+                    .contains(&quant.to_ascii_lowercase())
+        };
+        let cached = || {
+            let dir = local.commit_dir(revision)?;
+            let name = fs::read_dir(&dir)
+                .ok()?
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .find(|n| wanted(n))?;
+            Some(dir.join(name))
+        };
+        if self.settings.offline {
+            return cached().ok_or_else(|| HubError::NotCached {
+                repo: repo.into(),
+                revision: revision.into(),
+                cache: self.settings.cache.clone(),
+            });
+        }
+        let info = match self.revision_info(repo, revision) {
+            Ok(info) => info,
+            Err(HubError::Transfer { reason, .. }) if cached().is_some() => {
+                tracing::warn!(endpoint = %self.settings.endpoint, %reason, "hub unreachable; using the cached file");
+                return Ok(cached().expect("checked"));
+            }
+            Err(e) => return Err(e),
+        };
+        let names: Vec<&str> = info.siblings.iter().map(|s| s.rfilename.as_str()).collect();
+        let matching: Vec<&str> = names.iter().copied().filter(|n| wanted(n)).collect();
+        let file = match matching.as_slice() {
+            [one] if one.contains("-of-") => {
+                return Err(HubError::Repo {
+                    repo: repo.into(),
+                    reason: format!(
+                        "{one} is one part of a split GGUF; hearth reads single-file GGUFs"
+                    ),
+                });
+            }
+            [one] => *one,
+            _ => {
+                let ggufs: Vec<&str> = names
+                    .iter()
+                    .copied()
+                    .filter(|n| n.ends_with(".gguf"))
+                    .collect();
+                return Err(HubError::Repo {
+                    repo: repo.into(),
+                    reason: format!(
+                        "{} .gguf files have {quant:?} in their name (the repository's .gguf files: {})",
+                        matching.len(),
+                        if ggufs.is_empty() {
+                            "none".to_string()
+                        } else {
+                            ggufs.join(", ")
+                        }
+                    ),
+                });
+            }
+        };
+        let path = self.fetch(&local, repo, &info.sha, file)?;
+        local.set_ref(revision, &info.sha)?;
+        Ok(path)
+    }
+
     fn revision_info(&self, repo: &str, revision: &str) -> Result<RevisionInfo, HubError> {
         let url = format!(
             "{}/api/models/{repo}/revision/{revision}",
@@ -515,9 +587,8 @@ impl RepoCache {
         self.root.join("blobs").join(etag)
     }
 
-    /// The snapshot `revision` (a branch, tag or commit) names, if it holds a checkpoint
-    /// hearth can load: config.json and all of its weights.
-    fn complete(&self, revision: &str) -> Option<PathBuf> {
+    /// The snapshot directory `revision` (a branch, tag or commit) names, if it is known.
+    fn commit_dir(&self, revision: &str) -> Option<PathBuf> {
         let commit = if revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit()) {
             revision.to_string()
         } else {
@@ -526,7 +597,13 @@ impl RepoCache {
                 .trim()
                 .to_string()
         };
-        let dir = self.snapshot(&commit);
+        Some(self.snapshot(&commit))
+    }
+
+    /// The snapshot `revision` names, if it holds a checkpoint hearth can load: config.json
+    /// and all of its weights.
+    fn complete(&self, revision: &str) -> Option<PathBuf> {
+        let dir = self.commit_dir(revision)?;
         let weights_present = match fs::read(dir.join(INDEX_FILE)) {
             Ok(index) => ShardIndex::parse(&index)
                 .ok()?

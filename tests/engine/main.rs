@@ -7,6 +7,7 @@ mod common;
 mod contract_cases;
 mod families;
 mod generation;
+mod gguf;
 mod hub;
 mod load;
 mod load_errors;

@@ -19,7 +19,14 @@ pub struct Agreement {
 /// tokens to `precision` and compares each step's argmax and logits.
 pub fn agreement(preset: &str, precision: Precision) -> Agreement {
     let load = |p| common::load(preset, &Device::flex(), p);
-    let (reference, candidate) = (load(Precision::F32), load(precision));
+    agreement_with(&load(Precision::F32), &load(precision))
+}
+
+/// [`agreement`] of any `candidate` engine with a `reference` one.
+pub fn agreement_with(
+    reference: &hearth::engine::Engine,
+    candidate: &hearth::engine::Engine,
+) -> Agreement {
     let prompt = reference
         .format
         .prompt_ids(&golden_conversation())
@@ -35,9 +42,9 @@ pub fn agreement(preset: &str, precision: Precision) -> Agreement {
         }
         rows
     };
-    let expected = steps(&reference, None);
+    let expected = steps(reference, None);
     let ids: Vec<u32> = expected.iter().map(|(id, _)| *id).collect();
-    let got = steps(&candidate, Some(&ids));
+    let got = steps(candidate, Some(&ids));
     let same = expected
         .iter()
         .zip(&got)

@@ -73,3 +73,78 @@ fn tokenizer_encodes_and_decodes_as_transformers_does() {
         );
     }
 }
+
+/// Qwen3's template with `enable_thinking` on and off (reasoning in earlier answers
+/// included), and Llama 3's with its own tokenizer, as transformers renders them.
+#[test]
+fn qwen3_thinking_and_llama3_templates_render_as_transformers_does() {
+    use hearth::model::synthetic::Vocabulary;
+    let golden = common::golden("chat_template.json");
+    let conversations = common::golden("conversations.json");
+    let llama = common::tokenizer_files(Vocabulary::Llama3);
+    let llama_config =
+        hearth::text::TokenizerConfig::from_bytes(llama.tokenizer_config.as_deref().unwrap())
+            .unwrap();
+    let llama_tokenizer = Tokenizer::from_bytes(&llama.tokenizer_json).unwrap();
+    let qwen_tokenizer = tokenizer();
+    let mut checked = 0;
+    for key in ["thinking_cases", "llama3_1_cases"] {
+        for case in golden[key].as_array().unwrap() {
+            let name = case["name"].as_str().unwrap();
+            let which = case["template"].as_str().unwrap();
+            let source = golden["templates"][which].as_str().unwrap();
+            let (template, tokenizer) = match case["tokenizer"].as_str().unwrap() {
+                "qwen" => (
+                    ChatTemplate::new(source, None, Some("<|im_end|>".into())).unwrap(),
+                    &qwen_tokenizer,
+                ),
+                _ => (
+                    ChatTemplate::new(
+                        source,
+                        llama_config.bos_token.clone(),
+                        llama_config.eos_token.clone(),
+                    )
+                    .unwrap(),
+                    &llama_tokenizer,
+                ),
+            };
+            let messages = match case.get("messages") {
+                Some(messages) => messages.clone(),
+                None => conversations
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|c| c["name"] == name)
+                    .unwrap_or_else(|| panic!("{name}: not in conversations.json"))["messages"]
+                    .clone(),
+            };
+            let messages: Vec<Message> = serde_json::from_value(messages).unwrap();
+            let extra = case["kwargs"].as_object().unwrap();
+            let add = case["add_generation_prompt"].as_bool().unwrap();
+            let text = template.render_with(&messages, add, extra).unwrap();
+            assert_eq!(text, case["text"].as_str().unwrap(), "{key} {name}: text");
+            let ids: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
+            assert_eq!(tokenizer.encode(&text).unwrap(), ids, "{key} {name}: ids");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 50, "{checked} cases");
+}
+
+/// The Llama 3 tokenizer encodes and decodes as transformers does.
+#[test]
+fn llama3_tokenizer_matches_transformers() {
+    let files = common::tokenizer_files(hearth::model::synthetic::Vocabulary::Llama3);
+    let tokenizer = Tokenizer::from_bytes(&files.tokenizer_json).unwrap();
+    let golden = common::golden("tokenize_llama3_1.json");
+    for case in golden["cases"].as_array().unwrap() {
+        let text = case["text"].as_str().unwrap();
+        let ids: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
+        assert_eq!(tokenizer.encode(text).unwrap(), ids, "{text:?}");
+        assert_eq!(
+            tokenizer.decode(&ids).unwrap(),
+            case["decoded"].as_str().unwrap(),
+            "{text:?}"
+        );
+    }
+}

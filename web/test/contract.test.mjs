@@ -15,7 +15,7 @@ let browser;
 let page;
 
 before(async () => {
-  site = await serveSite(['tiny-gqa-tied']);
+  site = await serveSite(['tiny-gqa-tied', 'tiny-qwen3', 'tiny-llama']);
   browser = await launch();
   page = await browser.page(`${site.url}/index.html`);
   const info = await loadEngine(page, '/models/tiny-gqa-tied/', { device: 'cpu', modelId: SERVED_ID, keys: [TEST_KEY] });
@@ -32,6 +32,16 @@ test('every contract case through engine.handle(Request)', async () => {
   assert.deepEqual(failed, []);
   assert.equal(passed, cases.length);
 });
+
+for (const preset of ['tiny-qwen3', 'tiny-llama']) {
+  test(`every contract case through engine.handle(Request) on ${preset}`, async () => {
+    const other = await browser.page(`${site.url}/index.html`);
+    await loadEngine(other, `/models/${preset}/`, { device: 'cpu', modelId: SERVED_ID, keys: [TEST_KEY] });
+    const { passed, failed } = await runCases(handleIn(other), cases);
+    assert.deepEqual(failed, []);
+    assert.equal(passed, cases.length);
+  });
+}
 
 /**
  * The cases an in-page call can express: a completion_messages POST that passes the HTTP

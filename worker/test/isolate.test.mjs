@@ -52,6 +52,24 @@ test('every contract case in the isolate', async () => {
   assert.equal(passed, cases.length);
 });
 
+// The other families' test models answer every case too (Llama in q8, as an isolate would
+// hold its 128256-row vocabulary).
+for (const [preset, vars] of [['tiny-qwen3', {}], ['tiny-llama', { DTYPE: 'q8' }]]) {
+  test(`every contract case in the isolate on ${preset}`, async () => {
+    const served = await serveFiles(testModel(preset));
+    const other = await startWorker({ MODEL_URL: served.url, ...vars });
+    try {
+      const cases = await loadCases();
+      const { passed, failed } = await runCases(fetchFresh, cases, { base: other.url });
+      console.log(`isolate on ${preset}: ${passed} of ${cases.length} contract cases passed`);
+      assert.deepEqual(failed, []);
+    } finally {
+      await other.close();
+      await served.close();
+    }
+  });
+}
+
 test('weights from an R2 bucket binding', async () => {
   const r2 = await startWorker({ MODEL_PREFIX: 'tiny' }, { r2Buckets: ['MODEL_BUCKET'] });
   try {

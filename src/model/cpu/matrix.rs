@@ -5,6 +5,7 @@
 use super::convert::{BLOCK, bf16_to_f32, f16_to_f32, f32_to_f16, quantize_q4, quantize_q8};
 use super::dispatch::{for_each_chunk, for_each_chunk_pair};
 use crate::model::Precision;
+use crate::model::gguf::GgmlType;
 use crate::model::safetensors::{Blob, FileDType, RawTensor};
 
 /// Elements borrowed from a checkpoint file, or converted into a vector of our own.
@@ -77,6 +78,16 @@ impl Matrix {
         precision: Precision,
     ) -> Result<Self, String> {
         let data = match (precision, raw.dtype) {
+            // GGUF's q8_0/q4_0 blocks are ours with the scale beside the levels: split, exact.
+            (Precision::Q8, FileDType::Block(GgmlType::Q8_0)) => {
+                let (quants, scales) = split_blocks(raw.bytes, BLOCK);
+                let quants = bytemuck::allocation::cast_vec(quants);
+                Data::Q8 { quants, scales }
+            }
+            (Precision::Q4, FileDType::Block(GgmlType::Q4_0)) => {
+                let (nibbles, scales) = split_blocks(raw.bytes, BLOCK / 2);
+                Data::Q4 { nibbles, scales }
+            }
             (Precision::F32, FileDType::F32) => Data::F32(Elements::borrow(blob, raw.bytes)),
             (Precision::F16, FileDType::F16) => Data::F16(Elements::borrow(blob, raw.bytes)),
             (Precision::BF16, FileDType::BF16) => Data::BF16(Elements::borrow(blob, raw.bytes)),
@@ -167,6 +178,18 @@ impl Matrix {
 /// Values per task of a conversion or quantization, shared among the cores.
 const CHUNK: usize = 4096;
 
+/// ggml blocks of an f16 scale then `level_bytes` of levels, as (levels, scales) apart.
+fn split_blocks(bytes: &[u8], level_bytes: usize) -> (Vec<u8>, Vec<u16>) {
+    let blocks = bytes.chunks_exact(2 + level_bytes);
+    let mut scales = Vec::with_capacity(blocks.len());
+    let mut levels = Vec::with_capacity(blocks.len() * level_bytes);
+    for b in blocks {
+        scales.push(u16::from_le_bytes([b[0], b[1]]));
+        levels.extend_from_slice(&b[2..]);
+    }
+    (levels, scales)
+}
+
 /// A tensor in f32, whatever its stored dtype.
 pub fn to_f32(raw: &RawTensor<'_>) -> Vec<f32> {
     convert(raw, |x| x)
@@ -175,7 +198,7 @@ pub fn to_f32(raw: &RawTensor<'_>) -> Vec<f32> {
 /// Each stored value widened to f32 and passed through `f`, written by every core (so that the
 /// new pages are also faulted in on every core).
 fn convert<T: Send>(raw: &RawTensor<'_>, f: impl Fn(f32) -> T + Sync) -> Vec<T> {
-    let n = raw.bytes.len() / raw.dtype.size();
+    let n = raw.dtype.values(raw.bytes.len());
     let mut out = Vec::with_capacity(n);
     for_each_chunk(&mut out.spare_capacity_mut()[..n], CHUNK, |i, out| {
         widen(raw, i * CHUNK, out.len(), |j, v| {
@@ -190,9 +213,17 @@ fn convert<T: Send>(raw: &RawTensor<'_>, f: impl Fn(f32) -> T + Sync) -> Vec<T> 
 /// Stored values `start..start + len`, widened, each passed to `put(index, value)`.
 #[inline(always)]
 fn widen(raw: &RawTensor<'_>, start: usize, len: usize, mut put: impl FnMut(usize, f32)) {
-    let size = raw.dtype.size();
-    let bytes = &raw.bytes[start * size..(start + len) * size];
+    let bytes = &raw.bytes[raw.dtype.bytes(start)..raw.dtype.bytes(start + len)];
     match raw.dtype {
+        FileDType::Block(ty) => {
+            // `start` and `len` are whole blocks: CHUNK is a multiple of every block size.
+            let mut values = [0f32; CHUNK];
+            super::super::gguf::dequantize(ty, bytes, &mut values[..len])
+                .expect("block bytes checked when the file was parsed");
+            for (j, &v) in values[..len].iter().enumerate() {
+                put(j, v);
+            }
+        }
         FileDType::F32 => {
             for (j, b) in bytes.chunks_exact(4).enumerate() {
                 put(j, f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
@@ -218,7 +249,7 @@ fn quantize<T: Default + Clone + Send>(
     per_byte: usize,
     quantize: impl Fn(&[f32], &mut [T], &mut [f32]) + Sync,
 ) -> (Vec<T>, Vec<u16>) {
-    let n = raw.bytes.len() / raw.dtype.size();
+    let n = raw.dtype.values(raw.bytes.len());
     let (mut levels, mut scales) = (zeroed(n / per_byte), zeroed(n / BLOCK));
     let chunks = (&mut levels[..], CHUNK / per_byte);
     for_each_chunk_pair(chunks, (&mut scales, CHUNK / BLOCK), |i, levels, scales| {

@@ -13,6 +13,7 @@ mod simd;
 
 use kernels::{Job, QuantizedInput, matmul};
 use matrix::Matrix;
+pub(crate) use matrix::to_f32;
 
 use super::architecture::TensorId;
 use super::layout::{self, Layer};

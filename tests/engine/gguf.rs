@@ -1,0 +1,143 @@
+//! GGUF files written by the PyPI `gguf` package's own writer (scripts/make-test-ggufs.sh,
+//! tests/reference/make_gguf.py) from the test models: they answer as the safetensors
+//! checkpoints do, and broken files are refused with the file, the tensor and the fault.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use burn::tensor::Device;
+use hearth::engine::Engine;
+use hearth::model::Precision;
+use hearth::model::safetensors::Blob;
+
+use crate::common;
+use crate::parity::{golden_conversation, read_row};
+use crate::quantized::agreement_with;
+
+const PRESETS: [&str; 3] = ["tiny-gqa-tied", "tiny-qwen3", "tiny-llama"];
+
+fn path(preset: &str, ty: &str) -> PathBuf {
+    let home = std::env::var_os("HOME").expect("HOME");
+    PathBuf::from(home).join(format!(".cache/hearth/test-ggufs/{preset}-{ty}.gguf"))
+}
+
+fn bytes(preset: &str, ty: &str) -> Vec<u8> {
+    let path = path(preset, ty);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: run `bash scripts/make-test-ggufs.sh` first",
+            path.display()
+        )
+    })
+}
+
+fn load(name: &str, bytes: Vec<u8>, precision: Option<Precision>) -> Result<Engine, String> {
+    let blob: Blob = Arc::new(bytes);
+    Engine::load_gguf(name, blob, &Device::flex(), precision, Box::new(|_, _| {}))
+        .map_err(|e| e.to_string())
+}
+
+fn greedy(engine: &Engine, n: usize) -> (Vec<u32>, Vec<u32>) {
+    let prompt = engine.format.prompt_ids(&golden_conversation()).unwrap();
+    let mut cache = engine.model.new_cache(prompt.len() + n);
+    let mut logits = engine.model.forward(&prompt, &mut cache);
+    let mut ids = Vec::new();
+    while ids.len() < n {
+        let id = common::argmax(&read_row(logits));
+        ids.push(id);
+        logits = engine.model.forward(&[id], &mut cache);
+    }
+    (prompt, ids)
+}
+
+/// F32: the same prompt ids (tokenizer and template from the metadata) and the same greedy
+/// answer as the safetensors checkpoint.
+#[test]
+fn f32_gguf_answers_as_the_checkpoint_does() {
+    for preset in PRESETS {
+        let gguf = load("model.gguf", bytes(preset, "F32"), None).unwrap();
+        assert_eq!(gguf.model.precision(), "f32", "{preset}");
+        let reference = common::load(preset, &Device::flex(), Precision::F32);
+        assert_eq!(greedy(&gguf, 32), greedy(&reference, 32), "{preset}");
+    }
+}
+
+/// Q8_0 and Q4_0 run as they are stored (hearth's q8/q4 blocks), at least at the floors of
+/// quantizing at load.
+#[test]
+fn quantized_ggufs_run_in_place_above_the_floors() {
+    for preset in PRESETS {
+        let reference = common::load(preset, &Device::flex(), Precision::F32);
+        for (ty, precision, floor) in [("Q8_0", "q8", 0.85), ("Q4_0", "q4", 0.35)] {
+            let gguf = load("model.gguf", bytes(preset, ty), None).unwrap();
+            assert_eq!(gguf.model.precision(), precision, "{preset} {ty}");
+            let a = agreement_with(&reference, &gguf);
+            eprintln!(
+                "{preset} {ty}: agreement {:.2}, max logit error {:.3}",
+                a.rate, a.max_logit_error
+            );
+            assert!(a.rate >= floor, "{preset} {ty}: agreement {}", a.rate);
+        }
+        // Asked for f32, the blocks are dequantized instead.
+        let widened = load("model.gguf", bytes(preset, "Q8_0"), Some(Precision::F32)).unwrap();
+        assert_eq!(widened.model.precision(), "f32");
+    }
+}
+
+fn refusal(bytes: Vec<u8>) -> String {
+    match load("broken.gguf", bytes, None) {
+        Ok(_) => panic!("a broken file loaded"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn broken_ggufs_are_refused_with_file_tensor_and_fault() {
+    let good = bytes("tiny-gqa-tied", "Q8_0");
+    let message = refusal(good[..good.len() / 2].to_vec());
+    assert!(
+        message.starts_with("broken.gguf: tensor ") && message.contains("outside the file"),
+        "{message}"
+    );
+    let message = refusal(good[..1000].to_vec());
+    assert!(
+        message.starts_with("broken.gguf: truncated at byte 1000"),
+        "{message}"
+    );
+    let mut magic = good.clone();
+    magic[..4].copy_from_slice(b"GGML");
+    assert_eq!(
+        refusal(magic),
+        "broken.gguf: not a GGUF file (magic \"GGML\", expected \"GGUF\")"
+    );
+    let renamed = replace(&good, b"blk.1.ffn_down.weight", b"blk.1.ffn_dawn.weight");
+    assert_eq!(
+        refusal(renamed),
+        "broken.gguf: tensor blk.1.ffn_down.weight is missing"
+    );
+    // The type id of the first tensor info (after its name, dimension count and dims).
+    let name = b"token_embd.weight";
+    let at = find(&good, name) + name.len();
+    let dims = u32::from_le_bytes(good[at..at + 4].try_into().unwrap()) as usize;
+    let type_at = at + 4 + 8 * dims;
+    let mut unknown = good.clone();
+    unknown[type_at..type_at + 4].copy_from_slice(&42u32.to_le_bytes());
+    assert_eq!(
+        refusal(unknown),
+        "broken.gguf: unknown tensor type 42 for tensor token_embd.weight"
+    );
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("present")
+}
+
+fn replace(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let at = find(bytes, from);
+    out[at..at + to.len()].copy_from_slice(to);
+    out
+}
