@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use burn::tensor::{bf16, f16};
 use serde_json::{Value, json};
 
-use super::architecture::{Family, TensorId, tensors};
+use super::architecture::{Family, TensorId, TensorSpec, tensors};
 use super::safetensors::{FileDType, serialize};
 use super::weights::{INDEX_FILE, SINGLE_FILE};
 use super::{ConfigWriter, ModelConfig, RopeParameters, RopeScaling};
@@ -264,6 +264,16 @@ fn encode(values: &[f32], dtype: FileDType) -> Vec<u8> {
     }
 }
 
+/// Each tensor of `config`'s checkpoint in order with its seeded values: the same values
+/// [`checkpoint_files`] stores, for writers of other formats.
+pub fn for_each_tensor(config: &ModelConfig, seed: u64, mut f: impl FnMut(&TensorSpec, Vec<f32>)) {
+    let mut rng = Rng::new(seed);
+    for spec in tensors(config) {
+        let values = random_tensor(spec.id, &spec.shape, &mut rng);
+        f(&spec, values);
+    }
+}
+
 /// How [`checkpoint_files`] writes a checkpoint.
 pub struct Options {
     pub seed: u64,
@@ -281,26 +291,27 @@ pub fn checkpoint_files(
 ) -> Vec<(String, Vec<u8>)> {
     let mut config = preset.config.clone();
     config.torch_dtype = Some(options.dtype.torch_name().into());
-    let mut rng = Rng::new(options.seed);
-    let specs = tensors(&config);
-    let per_shard = specs.len().div_ceil(options.shards.max(1));
-    let mut files = Vec::new();
+    let count = tensors(&config).len();
+    let per_shard = count.div_ceil(options.shards.max(1));
+    let shard_count = count.div_ceil(per_shard);
+    let file_name = |i: usize| match shard_count {
+        1 => SINGLE_FILE.to_string(),
+        n => format!("model-{:05}-of-{n:05}.safetensors", i / per_shard + 1),
+    };
+    let mut shards = vec![BTreeMap::new(); shard_count];
     let mut weight_map = BTreeMap::new();
-    let shard_count = specs.chunks(per_shard).len();
-    for (i, chunk) in specs.chunks(per_shard).enumerate() {
-        let file = match shard_count {
-            1 => SINGLE_FILE.to_string(),
-            n => format!("model-{:05}-of-{n:05}.safetensors", i + 1),
-        };
-        let mut tensors = BTreeMap::new();
-        for spec in chunk {
-            let values = random_tensor(spec.id, &spec.shape, &mut rng);
-            let bytes = encode(&values, options.dtype);
-            tensors.insert(spec.id.name(), (options.dtype, spec.shape.clone(), bytes));
-            weight_map.insert(spec.id.name(), file.clone());
-        }
-        files.push((file, serialize(&tensors)));
-    }
+    let mut at = 0;
+    for_each_tensor(&config, options.seed, |spec, values| {
+        let bytes = encode(&values, options.dtype);
+        shards[at / per_shard].insert(spec.id.name(), (options.dtype, spec.shape.clone(), bytes));
+        weight_map.insert(spec.id.name(), file_name(at));
+        at += 1;
+    });
+    let mut files: Vec<(String, Vec<u8>)> = shards
+        .iter()
+        .enumerate()
+        .map(|(i, tensors)| (file_name(i * per_shard), serialize(tensors)))
+        .collect();
     if shard_count > 1 {
         let index = json!({"metadata": {}, "weight_map": weight_map});
         files.push((INDEX_FILE.into(), pretty(&index)));

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::model::ConfigWriter;
+use crate::model::gguf::export::{self, FileType};
 use crate::model::safetensors::FileDType;
 use crate::model::synthetic::{self, Options, Preset, TokenizerFiles, Vocabulary};
 
@@ -31,6 +32,13 @@ pub struct MakeTestModelOptions {
     /// (rope_parameters, dtype, chat_template.jinja).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(4..=5))]
     pub transformers: u8,
+    /// safetensors (a checkpoint directory at --out) or gguf (one file at --out, in
+    /// llama.cpp's layout, with the same weights).
+    #[arg(long, default_value = "safetensors")]
+    pub format: String,
+    /// With --format gguf: F32, F16, Q8_0, Q4_0, Q4_K, Q6_K or Q4_K_M.
+    #[arg(long, default_value = "F32")]
+    pub gguf_type: String,
 }
 
 impl MakeTestModelOptions {
@@ -44,6 +52,8 @@ impl MakeTestModelOptions {
             dtype: None,
             shards: 1,
             transformers: 4,
+            format: "safetensors".into(),
+            gguf_type: "F32".into(),
         }
     }
 }
@@ -103,6 +113,15 @@ pub fn run(options: &MakeTestModelOptions) -> Result<(), String> {
         .clone()
         .unwrap_or_else(|| default_tokenizer(preset.vocabulary));
     let tokenizer = tokenizer_files(&tokenizer_path)?;
+    match options.format.as_str() {
+        "safetensors" => {}
+        "gguf" => return write_gguf(options, &preset, &tokenizer),
+        other => {
+            return Err(format!(
+                "unknown --format {other:?}; use safetensors or gguf"
+            ));
+        }
+    }
     if options.shards == 0 {
         return Err("--shards must be at least 1".into());
     }
@@ -123,5 +142,27 @@ pub fn run(options: &MakeTestModelOptions) -> Result<(), String> {
         std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     tracing::info!(preset = preset.name, dir = %out.display(), "wrote test model");
+    Ok(())
+}
+
+fn write_gguf(
+    options: &MakeTestModelOptions,
+    preset: &Preset,
+    tokenizer: &TokenizerFiles,
+) -> Result<(), String> {
+    let file_type = FileType::parse(&options.gguf_type).ok_or_else(|| {
+        format!(
+            "unknown --gguf-type {:?}; use {}",
+            options.gguf_type,
+            FileType::NAMES
+        )
+    })?;
+    let bytes = export::test_model(preset, options.seed, file_type, tokenizer)?;
+    let out = &options.out;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(out, bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+    tracing::info!(preset = preset.name, file = %out.display(), "wrote test GGUF");
     Ok(())
 }

@@ -73,12 +73,7 @@ async fn webgpu(files: &HashMap<String, Blob>, dtype: Precision) -> Result<Picke
             gpu.adapter
         ));
     }
-    let config = files
-        .get("config.json")
-        .ok_or("config.json is missing")
-        .and_then(|b| {
-            ModelConfig::from_json((**b).as_ref()).map_err(|_| "config.json is invalid")
-        })?;
+    let config = config_of(files)?;
     // The vocabulary matrices are split to fit; every other tensor must fit whole.
     let mib = |b: u64| b >> 20;
     let largest = tensors(&config)
@@ -127,4 +122,15 @@ async fn adapter() -> Result<(Device, GpuInfo), String> {
         .map_err(|e| format!("no WebGPU adapter ({e})"));
     ADAPTER.with(|a| *a.borrow_mut() = Some(found.clone()));
     found
+}
+
+/// The model's config: config.json, or a GGUF file's metadata.
+fn config_of(files: &HashMap<String, Blob>) -> Result<ModelConfig, String> {
+    if let Some((name, bytes)) = files.iter().find(|(name, _)| name.ends_with(".gguf")) {
+        let bytes = (**bytes).as_ref();
+        let header = crate::model::gguf::Gguf::parse(name, bytes).map_err(|e| e.to_string())?;
+        return crate::model::gguf::model::config(&header, bytes).map_err(|e| e.to_string());
+    }
+    let bytes = files.get("config.json").ok_or("config.json is missing")?;
+    ModelConfig::from_json((**bytes).as_ref()).map_err(|_| "config.json is invalid".into())
 }

@@ -18,6 +18,7 @@ use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use crate::contract::{DEFAULT_BODY_LIMIT, Endpoint, Received};
 use crate::engine::Engine;
 use crate::local_runner::{LocalRunner, Pause};
+use crate::model::gguf::{self, Gguf};
 use crate::model::safetensors::Blob;
 use crate::service::{Config, ServedModel, Service};
 pub use response::WasmResponse;
@@ -102,11 +103,25 @@ impl WasmEngine {
         let options: LoadOptions = serde_json::from_str(&options)
             .map_err(|e| JsError::new(&format!("load options: {e}")))?;
         let files = take_files(&files);
-        let dtype = match options.dtype.as_deref() {
-            None => Precision::F32,
-            Some(name) => Precision::parse(name).ok_or_else(|| {
-                JsError::new(&format!("unknown dtype {name:?}: use {}", Precision::NAMES))
-            })?,
+        let asked = options
+            .dtype
+            .as_deref()
+            .map(|name| {
+                Precision::parse(name).ok_or_else(|| {
+                    JsError::new(&format!("unknown dtype {name:?}: use {}", Precision::NAMES))
+                })
+            })
+            .transpose()?;
+        // A `.gguf` file is the whole model; unasked, it runs in its own format.
+        let gguf = files.keys().find(|name| name.ends_with(".gguf")).cloned();
+        let dtype = match (&gguf, asked) {
+            (_, Some(dtype)) => dtype,
+            (None, None) => Precision::F32,
+            (Some(name), None) => {
+                let header = Gguf::parse(name, (*files[name]).as_ref())
+                    .map_err(|e| JsError::new(&e.to_string()))?;
+                gguf::model::default_precision(&header)
+            }
         };
         let unavailable = options.webgpu_unavailable.as_deref();
         let picked = device::pick(&options.device, unavailable, &files, dtype).await?;
@@ -116,8 +131,14 @@ impl WasmEngine {
             }
         });
         let started = js_sys::Date::now();
-        let engine = Engine::load_with_progress(&files, &picked.device, dtype, progress)
-            .map_err(|e| JsError::new(&e.to_string()))?;
+        let engine = match gguf {
+            Some(name) => {
+                let blob = files[&name].clone();
+                Engine::load_gguf(&name, blob, &picked.device, Some(dtype), progress)
+            }
+            None => Engine::load_with_progress(&files, &picked.device, dtype, progress),
+        }
+        .map_err(|e| JsError::new(&e.to_string()))?;
         drop(files);
         let load_ms = js_sys::Date::now() - started;
         let context_length = engine.context_length();

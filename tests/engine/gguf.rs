@@ -141,3 +141,55 @@ fn replace(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     out[at..at + to.len()].copy_from_slice(to);
     out
 }
+
+/// `hearth make-test-model --format gguf`: the same weights as the safetensors checkpoint,
+/// so an F32 file answers alike.
+#[test]
+fn hearth_written_f32_gguf_answers_as_the_checkpoint_does() {
+    use hearth::model::gguf::export::{FileType, test_model};
+    for preset in ["tiny-qwen3", "tiny-llama"] {
+        let p = hearth::model::synthetic::preset(preset).unwrap();
+        let tokenizer = common::tokenizer_files(p.vocabulary);
+        let f32 = FileType::parse("F32").unwrap();
+        let gguf = load(
+            "ours.gguf",
+            test_model(&p, 0, f32, &tokenizer).unwrap(),
+            None,
+        )
+        .unwrap();
+        let reference = common::load(preset, &Device::flex(), Precision::F32);
+        assert_eq!(greedy(&gguf, 16), greedy(&reference, 16), "{preset}");
+    }
+}
+
+/// The k-quants on a shape whose rows are whole 256-value super-blocks: a Q4_K_M file (Q4_K
+/// and Q6_K) widened to f16 at load, or requantized to q8, stays above q4's floor.
+#[test]
+fn k_quant_gguf_loads_widened_or_requantized() {
+    use hearth::model::gguf::export::{FileType, test_model};
+    use hearth::model::synthetic::{self, Options};
+    let mut preset = synthetic::preset("tiny-qwen3").unwrap();
+    preset.config.hidden_size = 256;
+    preset.config.intermediate_size = 512;
+    preset.config.head_dim = 64;
+    let tokenizer = common::tokenizer_files(preset.vocabulary);
+    let file = test_model(&preset, 0, FileType::parse("Q4_K_M").unwrap(), &tokenizer).unwrap();
+    let options = Options {
+        seed: 0,
+        dtype: hearth::model::safetensors::FileDType::F32,
+        shards: 1,
+        writer: hearth::model::ConfigWriter::Transformers4,
+    };
+    let files = common::written(&preset, &options);
+    let reference = Engine::load(&files, &Device::flex(), Precision::F32).unwrap();
+    for (dtype, name) in [(None, "f16"), (Some(Precision::Q8), "q8")] {
+        let gguf = load("k.gguf", file.clone(), dtype).unwrap();
+        assert_eq!(gguf.model.precision(), name);
+        let a = agreement_with(&reference, &gguf);
+        eprintln!(
+            "Q4_K_M as {name}: agreement {:.2}, max logit error {:.3}",
+            a.rate, a.max_logit_error
+        );
+        assert!(a.rate >= 0.35, "Q4_K_M as {name}: agreement {}", a.rate);
+    }
+}

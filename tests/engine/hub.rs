@@ -40,6 +40,10 @@ impl MockHub {
             .into_iter()
             .map(|(name, blob)| (name, (*blob).as_ref().to_vec()))
             .collect();
+        Self::serving(files, cuts, corrupt)
+    }
+
+    fn serving(files: HashMap<String, Vec<u8>>, cuts: u32, corrupt: bool) -> Self {
         let log = Arc::new(Mutex::new(Vec::new()));
         let state = Arc::new(State {
             files: files.clone(),
@@ -77,7 +81,7 @@ impl MockHub {
 }
 
 fn is_lfs(name: &str) -> bool {
-    name.ends_with(".safetensors")
+    name.ends_with(".safetensors") || name.ends_with(".gguf")
 }
 
 fn answer(mut stream: TcpStream, state: &State) {
@@ -402,4 +406,63 @@ fn serve_without_hub_or_cache_says_how_to_serve_a_directory() {
             && last.contains("--model-dir"),
         "{stderr}"
     );
+}
+
+/// `--model ORG/NAME:QUANT`: the one .gguf file whose name has QUANT in it, into the same
+/// cache, cut transfers resumed; a QUANT that matches none (or several) lists the files.
+#[test]
+fn a_gguf_repo_gives_the_file_its_quant_names() {
+    let read = |ty: &str| {
+        let home = std::env::var_os("HOME").unwrap();
+        let path =
+            PathBuf::from(home).join(format!(".cache/hearth/test-ggufs/tiny-gqa-tied-{ty}.gguf"));
+        std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}: run scripts/make-test-ggufs.sh", path.display()))
+    };
+    let files = HashMap::from([
+        ("tiny-Q8_0.gguf".to_string(), read("Q8_0")),
+        ("tiny-Q4_0.gguf".to_string(), read("Q4_0")),
+        ("README.md".to_string(), b"# tiny".to_vec()),
+    ]);
+    let hub = MockHub::serving(files, 1, false);
+    let cache = fresh_cache("hub-gguf");
+    let path = Hub::new(hub.settings(&cache))
+        .gguf(REPO, "main", "q8_0")
+        .unwrap();
+    assert!(
+        path.ends_with(format!("snapshots/{COMMIT}/tiny-Q8_0.gguf")),
+        "{}",
+        path.display()
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), read("Q8_0"));
+    let blob: hearth::model::safetensors::Blob = Arc::new(std::fs::read(&path).unwrap());
+    let engine = Engine::load_gguf(
+        "tiny-Q8_0.gguf",
+        blob,
+        &Device::flex(),
+        None,
+        Box::new(|_, _| {}),
+    )
+    .unwrap();
+    assert_eq!(engine.model.precision(), "q8");
+    // Offline, the cached file is found again.
+    let offline = HubSettings {
+        offline: true,
+        ..hub.settings(&cache)
+    };
+    assert_eq!(Hub::new(offline).gguf(REPO, "main", "Q8_0").unwrap(), path);
+
+    let message = Hub::new(hub.settings(&cache))
+        .gguf(REPO, "main", "Q5_K_M")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("0 .gguf files have \"Q5_K_M\"") && message.contains("tiny-Q4_0.gguf"),
+        "{message}"
+    );
+    let message = Hub::new(hub.settings(&cache))
+        .gguf(REPO, "main", "tiny")
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("2 .gguf files have \"tiny\""), "{message}");
 }

@@ -26,6 +26,9 @@ export function testModel(preset) {
   return dir;
 }
 
+/** The folder of test GGUF files (PRESET-TYPE.gguf) that scripts/make-test-ggufs.sh writes. */
+export const TEST_GGUFS = join(CACHE, 'test-ggufs');
+
 /** `hearth serve` on a free loopback port, on the CPU, answering with `key`. */
 export async function startNative(modelDir, key = TEST_KEY, dtype = 'f32') {
   const child = spawn(

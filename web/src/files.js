@@ -13,13 +13,18 @@ export function directoryUrl(base) {
   return base.endsWith('/') ? base : `${base}/`;
 }
 
-/** `Qwen/Qwen2.5-0.5B-Instruct` from a Hugging Face URL, else the directory's last name. */
+/** A single-file GGUF model's URL (`….gguf`, maybe with a query). */
+export function isGguf(base) {
+  return new URL(base, globalThis.location?.href ?? 'http://x/').pathname.endsWith('.gguf');
+}
+
+/** `Qwen/Qwen2.5-0.5B-Instruct` from a Hugging Face URL, else the directory's (or GGUF file's) last name. */
 export function modelIdFromUrl(base) {
-  const url = new URL(directoryUrl(base), globalThis.location?.href);
+  const url = new URL(isGguf(base) ? base : directoryUrl(base), globalThis.location?.href);
   const parts = url.pathname.split('/').filter(Boolean);
   const resolve = parts.indexOf('resolve');
   if (resolve >= 2) return `${parts[resolve - 2]}/${parts[resolve - 1]}`;
-  return parts.at(-1) ?? url.host;
+  return parts.at(-1)?.replace(/\.gguf$/, '') ?? url.host;
 }
 
 /**
@@ -27,8 +32,16 @@ export function modelIdFromUrl(base) {
  * `onProgress({file, loaded, total, phase})` hears each file's bytes.
  */
 export async function fetchCheckpoint(base, { onProgress = () => {}, cache = true } = {}) {
-  const dir = directoryUrl(base);
   const store = cache && globalThis.caches ? await caches.open(CACHE) : null;
+  if (isGguf(base)) {
+    // One file is the whole model: config, tokenizer and template are in its metadata.
+    const url = new URL(base, globalThis.location?.href).toString();
+    const name = new URL(url).pathname.split('/').at(-1);
+    const bytes = await fetchFile(url, name, store, onProgress);
+    if (bytes === null) throw new Error(`${url}: not found (404)`);
+    return new Map([[name, bytes]]);
+  }
+  const dir = directoryUrl(base);
   const files = new Map();
   const get = async (name, required) => {
     const bytes = await fetchFile(new URL(name, dir).toString(), name, store, onProgress);

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-import { serveFiles, testModel } from '../../tests/js/servers.mjs';
+import { serveFiles, TEST_GGUFS, testModel } from '../../tests/js/servers.mjs';
 
 export const WEB_DIR = resolve(fileURLToPath(import.meta.url), '../..');
 export const DIST = join(WEB_DIR, 'dist');
@@ -22,10 +22,10 @@ const ARGS = [
   '--enable-unsafe-webgpu',
 ];
 
-/** web/dist at /, and each test checkpoint preset at /models/PRESET/. */
+/** web/dist at /, each test checkpoint preset at /models/PRESET/, the test GGUFs at /ggufs/. */
 export async function serveSite(presets) {
   const mounts = Object.fromEntries(presets.map((p) => [`/models/${p}/`, testModel(p)]));
-  return serveFiles({ ...mounts, '/': DIST });
+  return serveFiles({ ...mounts, '/ggufs/': TEST_GGUFS, '/': DIST });
 }
 
 /** Chromium with a profile of its own (so the Cache API starts empty); `close()` deletes it. */

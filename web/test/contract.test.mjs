@@ -33,10 +33,10 @@ test('every contract case through engine.handle(Request)', async () => {
   assert.equal(passed, cases.length);
 });
 
-for (const preset of ['tiny-qwen3', 'tiny-llama']) {
-  test(`every contract case through engine.handle(Request) on ${preset}`, async () => {
+for (const model of ['/models/tiny-qwen3/', '/models/tiny-llama/', '/ggufs/tiny-llama-Q8_0.gguf']) {
+  test(`every contract case through engine.handle(Request) on ${model}`, async () => {
     const other = await browser.page(`${site.url}/index.html`);
-    await loadEngine(other, `/models/${preset}/`, { device: 'cpu', modelId: SERVED_ID, keys: [TEST_KEY] });
+    await loadEngine(other, model, { device: 'cpu', modelId: SERVED_ID, keys: [TEST_KEY] });
     const { passed, failed } = await runCases(handleIn(other), cases);
     assert.deepEqual(failed, []);
     assert.equal(passed, cases.length);

@@ -31,6 +31,8 @@ pub struct Estimate {
     tokenizer: u64,
     /// One sequence's K/V cache for [`RESERVED_POSITIONS`] (f32) and its logits row.
     sequence: u64,
+    /// Held throughout the load (a GGUF file, which the weights are converted from).
+    held: u64,
 }
 
 impl Estimate {
@@ -59,11 +61,20 @@ impl Estimate {
             files: file_bytes,
             tokenizer: (tokenizer_bytes as f64 * TOKENIZER_PEAK_PER_BYTE) as u64,
             sequence: kv_per_position * positions + c.vocab_size as u64 * 4,
+            held: 0,
+        }
+    }
+
+    /// With `bytes` held in memory for the whole load.
+    pub fn holding(self, bytes: u64) -> Self {
+        Self {
+            held: bytes,
+            ..self
         }
     }
 
     pub fn total(&self) -> u64 {
-        MODULE_BYTES + self.weights + self.files.max(self.tokenizer) + self.sequence
+        MODULE_BYTES + self.held + self.weights + self.files.max(self.tokenizer) + self.sequence
     }
 
     /// `Err` with the breakdown when the total is over `limit` bytes.
@@ -75,7 +86,7 @@ impl Estimate {
         Err(format!(
             "the model does not fit in the isolate: it needs about {} MiB in {precision} \
              (weights {}, then the larger of the weight files {} and parsing the tokenizer {}, \
-             one {RESERVED_POSITIONS}-position sequence {}) \
+             one {RESERVED_POSITIONS}-position sequence {}, a GGUF file held throughout {}) \
              but the limit is {} MiB (MEMORY_LIMIT_MB); serve a smaller checkpoint here, or \
              set UPSTREAM_URL to forward to a server",
             mib(self.total()),
@@ -83,6 +94,7 @@ impl Estimate {
             mib(self.files),
             mib(self.tokenizer),
             mib(self.sequence),
+            mib(self.held),
             mib(limit),
         ))
     }

@@ -38,7 +38,11 @@ pub struct Upstream {
 
 pub struct Isolate {
     pub origin: Origin,
-    pub dtype: Precision,
+    /// The one file of a GGUF model (MODEL_URL or MODEL_PREFIX ending in `.gguf`); `None`
+    /// for a checkpoint directory.
+    pub gguf: Option<String>,
+    /// DTYPE; unset: f32 for a checkpoint, the file's own format for a GGUF.
+    pub dtype: Option<Precision>,
     /// What the model may use of the isolate's memory, in bytes.
     pub memory_limit: u64,
     /// Answers carry `x-hearth-wasm-memory` (the wasm memory's size) for measurements.
@@ -88,15 +92,20 @@ impl Settings {
                     DEFAULT_UPSTREAM_TIMEOUT_MS,
                 )?),
             }),
-            None => Mode::Isolate(Isolate {
-                origin: origin(env)?,
-                dtype: match text(env, "DTYPE") {
-                    Some(name) => Precision::parse(&name)
-                        .ok_or_else(|| format!("DTYPE {name:?}: use {}", Precision::NAMES))?,
-                    None => Precision::F32,
-                },
-                memory_limit: number(env, "MEMORY_LIMIT_MB", DEFAULT_MEMORY_MB)? << 20,
-                report_memory: text(env, "REPORT_MEMORY").as_deref() == Some("true"),
+            None => Mode::Isolate({
+                let (origin, gguf) = origin(env)?;
+                Isolate {
+                    origin,
+                    gguf,
+                    dtype: text(env, "DTYPE")
+                        .map(|name| {
+                            Precision::parse(&name)
+                                .ok_or_else(|| format!("DTYPE {name:?}: use {}", Precision::NAMES))
+                        })
+                        .transpose()?,
+                    memory_limit: number(env, "MEMORY_LIMIT_MB", DEFAULT_MEMORY_MB)? << 20,
+                    report_memory: text(env, "REPORT_MEMORY").as_deref() == Some("true"),
+                }
             }),
         };
         Ok(Self {
@@ -107,17 +116,29 @@ impl Settings {
     }
 }
 
-fn origin(env: &Env) -> Result<Origin, String> {
+/// Where the files are, and the GGUF file's name when the setting names one.
+fn origin(env: &Env) -> Result<(Origin, Option<String>), String> {
+    // `…/model.gguf` is one file in the folder before it.
+    let split = |path: &str| match path.rsplit_once('/') {
+        Some((folder, file)) if file.ends_with(".gguf") => {
+            (folder.to_string(), Some(file.to_string()))
+        }
+        None if path.ends_with(".gguf") => (String::new(), Some(path.to_string())),
+        _ => (path.trim_end_matches('/').to_string(), None),
+    };
     if let Ok(bucket) = env.bucket(BUCKET_BINDING) {
-        let prefix = text(env, "MODEL_PREFIX").unwrap_or_default();
+        let (prefix, gguf) = split(&text(env, "MODEL_PREFIX").unwrap_or_default());
         let prefix = match prefix.is_empty() || prefix.ends_with('/') {
             true => prefix,
             false => format!("{prefix}/"),
         };
-        return Ok(Origin::Bucket { bucket, prefix });
+        return Ok((Origin::Bucket { bucket, prefix }, gguf));
     }
     match text(env, "MODEL_URL") {
-        Some(url) => Ok(Origin::Url(url.trim_end_matches('/').to_string())),
+        Some(url) => {
+            let (base, gguf) = split(&url);
+            Ok((Origin::Url(base), gguf))
+        }
         None => Err(format!(
             "set UPSTREAM_URL (forward to a server), or MODEL_URL or the {BUCKET_BINDING} R2 \
              binding (run the model in the worker)"

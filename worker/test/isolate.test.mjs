@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { loadCases, runCases } from '../../tests/contract/runner.mjs';
-import { complete, fetchFresh, serveFiles, serveWith, startWorker, testModel } from './support.mjs';
+import { complete, fetchFresh, serveFiles, serveWith, startWorker, TEST_GGUFS, testModel } from './support.mjs';
 
 const model = testModel('tiny-gqa-tied');
 let files;
@@ -69,6 +69,21 @@ for (const [preset, vars] of [['tiny-qwen3', {}], ['tiny-llama', { DTYPE: 'q8' }
     }
   });
 }
+
+test('a GGUF file at MODEL_URL answers every contract case', async () => {
+  const served = await serveFiles(TEST_GGUFS);
+  const other = await startWorker({ MODEL_URL: `${served.url}/tiny-qwen3-Q8_0.gguf` });
+  try {
+    const cases = await loadCases();
+    const { passed, failed } = await runCases(fetchFresh, cases, { base: other.url });
+    console.log(`isolate on tiny-qwen3-Q8_0.gguf: ${passed} of ${cases.length} contract cases passed`);
+    assert.deepEqual(failed, []);
+    assert.equal(served.count('GET', '/tiny-qwen3-Q8_0.gguf'), 1);
+  } finally {
+    await other.close();
+    await served.close();
+  }
+});
 
 test('weights from an R2 bucket binding', async () => {
   const r2 = await startWorker({ MODEL_PREFIX: 'tiny' }, { r2Buckets: ['MODEL_BUCKET'] });

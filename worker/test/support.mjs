@@ -8,7 +8,7 @@ import { Miniflare } from 'miniflare';
 
 import { SERVED_ID, TEST_KEY } from '../../tests/contract/runner.mjs';
 
-export { HEARTH_BIN, serveFiles, serveWith, startNative, testModel } from '../../tests/js/servers.mjs';
+export { HEARTH_BIN, serveFiles, serveWith, startNative, TEST_GGUFS, testModel } from '../../tests/js/servers.mjs';
 export const WORKER_DIR = resolve(fileURLToPath(import.meta.url), '../..');
 
 /** The built worker (worker/build) in Miniflare with these vars, secrets and R2 buckets. */

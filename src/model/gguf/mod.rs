@@ -1,14 +1,18 @@
 //! GGUF, llama.cpp's single-file checkpoint: the header (metadata and tensor infos) read
-//! from the file's bytes without copying the tensors, and ggml's block types dequantized
-//! to f32 exactly as ggml's reference code does.
+//! from the file's bytes without copying the tensors, ggml's block types dequantized to f32
+//! exactly as ggml's reference code does, the file read as a whole model (`model`,
+//! `tokenizer`), and test models written as GGUF (`export`).
 
 mod dequant;
 mod error;
+pub mod export;
 mod file;
 pub mod model;
+mod quantize;
 pub mod tokenizer;
 mod types;
 mod value;
+mod writer;
 
 pub use dequant::{DequantError, dequantize};
 pub use error::GgufError;
