@@ -229,3 +229,130 @@ fn wrong_enable_thinking_is_named() {
     };
     assert!(text.contains("enable_thinking"), "{text}");
 }
+
+/// A runner that answers every request with a reasoning model's output, in pieces that cut
+/// through the tags, so the service's split is seen in every shape.
+struct Thinker(hearth::text::ChatFormat);
+
+const PIECES: [&str; 5] = [
+    "<thi",
+    "nk>\nFirst I",
+    " think.\n</th",
+    "ink>\n\nThe ",
+    "answer.",
+];
+
+impl hearth::service::Runner for Thinker {
+    fn format(&self) -> &hearth::text::ChatFormat {
+        &self.0
+    }
+
+    fn context_length(&self) -> usize {
+        2048
+    }
+
+    fn submit(
+        &self,
+        _: hearth::generate::GenerationRequest,
+    ) -> Result<hearth::service::Job, hearth::contract::ApiError> {
+        use hearth::contract::{Answer, FinishReason};
+        use hearth::service::{Job, JobEvent};
+        let (tx, job) = Job::channel();
+        for text in PIECES {
+            tx.try_send(JobEvent::Delta {
+                index: 0,
+                text: text.into(),
+            })
+            .unwrap();
+        }
+        let answer = Answer {
+            text: PIECES.concat(),
+            reasoning: None,
+            tokens: vec![1; 5],
+            finish_reason: FinishReason::Stop,
+        };
+        tx.try_send(JobEvent::Done(Ok(vec![answer]))).unwrap();
+        Ok(job)
+    }
+}
+
+fn ask(service: &hearth::service::Service, path: &str, body: &str) -> String {
+    let incoming = hearth::contract::Incoming {
+        method: "POST",
+        path,
+        authorization: None,
+        content_type: Some("application/json"),
+        body: body.as_bytes(),
+    };
+    match pollster::block_on(service.handle(&incoming)).body {
+        hearth::service::Body::Full(text) => text,
+        hearth::service::Body::Stream(mut stream) => {
+            let mut text = String::new();
+            while let Some(chunk) = pollster::block_on(stream.next()) {
+                text += &chunk;
+            }
+            text
+        }
+    }
+}
+
+/// The thinking never reaches `answer`/`content`, in either dialect, streamed or not.
+#[test]
+fn reasoning_comes_back_apart_from_the_answer() {
+    let engine = common::load("tiny-qwen3", &Device::flex(), Precision::F32);
+    let service = hearth::service::Service::new(hearth::service::Config {
+        models: vec![hearth::service::ServedModel {
+            id: "qwen3".into(),
+            runner: std::sync::Arc::new(Thinker(engine.format)),
+        }],
+        keys: vec![],
+        body_limit: 1 << 20,
+        clock: std::sync::Arc::new(|| 0),
+        entropy: 1,
+    });
+    let request = |stream: bool| {
+        format!(
+            r#"{{"model": "qwen3", "messages": [{{"role": "user", "content": "Q"}}], "stream": {stream}}}"#
+        )
+    };
+    let native = "/api/v1/chat/completion_messages";
+    let v: serde_json::Value =
+        serde_json::from_str(&ask(&service, native, &request(false))).unwrap();
+    assert_eq!(v["result"]["answer"], "The answer.");
+    assert_eq!(v["result"]["reasoning"], "First I think.");
+    let v: serde_json::Value =
+        serde_json::from_str(&ask(&service, "/v1/chat/completions", &request(false))).unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "The answer.");
+    assert_eq!(
+        v["choices"][0]["message"]["reasoning_content"],
+        "First I think."
+    );
+
+    let events = |path: &str| -> Vec<serde_json::Value> {
+        ask(&service, path, &request(true))
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter(|l| *l != "[DONE]")
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (mut reasoning, mut answer) = (String::new(), String::new());
+    for e in events(native) {
+        reasoning += e["result"]["reasoning_delta"].as_str().unwrap_or("");
+        answer += e["result"]["delta"].as_str().unwrap();
+    }
+    assert_eq!(
+        (reasoning.as_str(), answer.as_str()),
+        ("First I think.", "The answer.")
+    );
+    let (mut reasoning, mut answer) = (String::new(), String::new());
+    for e in events("/v1/chat/completions") {
+        let delta = &e["choices"][0]["delta"];
+        reasoning += delta["reasoning_content"].as_str().unwrap_or("");
+        answer += delta["content"].as_str().unwrap_or("");
+    }
+    assert_eq!(
+        (reasoning.as_str(), answer.as_str()),
+        ("First I think.", "The answer.")
+    );
+}

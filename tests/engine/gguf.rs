@@ -193,3 +193,33 @@ fn k_quant_gguf_loads_widened_or_requantized() {
         assert!(a.rate >= 0.35, "Q4_K_M as {name}: agreement {}", a.rate);
     }
 }
+
+/// The tokenizer rebuilt from `tokenizer.ggml.*` encodes and decodes every golden string as
+/// the tokenizer.json it was converted from does, for Qwen's vocabulary and Llama 3's.
+#[test]
+fn gguf_tokenizer_equals_tokenizer_json() {
+    use hearth::model::synthetic::Vocabulary;
+    use hearth::text::Tokenizer;
+    for (preset, vocabulary, golden) in [
+        ("tiny-qwen3", Vocabulary::Qwen, "tokenize.json"),
+        ("tiny-llama", Vocabulary::Llama3, "tokenize_llama3_1.json"),
+    ] {
+        let bytes = bytes(preset, "Q8_0");
+        let header = hearth::model::gguf::Gguf::parse("t.gguf", &bytes).unwrap();
+        let rebuilt = hearth::model::gguf::tokenizer::tokenizer_json(&header).unwrap();
+        let ours = Tokenizer::from_bytes(&rebuilt).unwrap();
+        let theirs =
+            Tokenizer::from_bytes(&common::tokenizer_files(vocabulary).tokenizer_json).unwrap();
+        assert_eq!(ours.vocab_size(), theirs.vocab_size(), "{preset}");
+        for case in common::golden(golden)["cases"].as_array().unwrap() {
+            let text = case["text"].as_str().unwrap();
+            let ids = theirs.encode(text).unwrap();
+            assert_eq!(ours.encode(text).unwrap(), ids, "{preset}: {text:?}");
+            assert_eq!(
+                ours.decode(&ids).unwrap(),
+                theirs.decode(&ids).unwrap(),
+                "{preset}: {text:?}"
+            );
+        }
+    }
+}

@@ -86,7 +86,7 @@ impl Estimate {
         Err(format!(
             "the model does not fit in the isolate: it needs about {} MiB in {precision} \
              (weights {}, then the larger of the weight files {} and parsing the tokenizer {}, \
-             one {RESERVED_POSITIONS}-position sequence {}, a GGUF file held throughout {}) \
+             one {RESERVED_POSITIONS}-position sequence {}{}) \
              but the limit is {} MiB (MEMORY_LIMIT_MB); serve a smaller checkpoint here, or \
              set UPSTREAM_URL to forward to a server",
             mib(self.total()),
@@ -94,7 +94,10 @@ impl Estimate {
             mib(self.files),
             mib(self.tokenizer),
             mib(self.sequence),
-            mib(self.held),
+            match self.held {
+                0 => String::new(),
+                held => format!(", the GGUF file held throughout {}", mib(held)),
+            },
             mib(limit),
         ))
     }

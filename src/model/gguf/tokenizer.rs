@@ -11,6 +11,8 @@ use crate::model::LoadError;
 /// llama.cpp's token types: control tokens are special, user-defined ones added but plain.
 const CONTROL: i64 = 3;
 const USER_DEFINED: i64 = 4;
+/// Padding rows past the tokenizer's own ids (`[PAD151665]`): no text maps to them.
+const UNUSED: i64 = 5;
 
 /// Qwen2's split (also Qwen3's): digits one at a time.
 const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
@@ -77,7 +79,9 @@ pub fn tokenizer_json(header: &Gguf) -> Result<Vec<u8>, LoadError> {
                 "special": kind == CONTROL,
             }));
         }
-        vocab.insert(token.clone(), json!(id));
+        if types.get(id).copied() != Some(UNUSED) {
+            vocab.insert(token.clone(), json!(id));
+        }
     }
     let merges: Vec<Value> = merges
         .iter()
