@@ -238,8 +238,13 @@ impl Weights {
                     other => FileDType::Block(other),
                 };
                 let heads = match (id, permuted) {
-                    (TensorId::Layer(_, LayerTensor::Q), Some((heads, _, d))) => Some((*heads, *d)),
-                    (TensorId::Layer(_, LayerTensor::K), Some((_, kv, d))) => Some((*kv, *d)),
+                    (
+                        TensorId::Layer(_, LayerTensor::Q | LayerTensor::QBias),
+                        Some((heads, _, d)),
+                    ) => Some((*heads, *d)),
+                    (TensorId::Layer(_, LayerTensor::K | LayerTensor::KBias), Some((_, kv, d))) => {
+                        Some((*kv, *d))
+                    }
                     _ => None,
                 };
                 match heads {

@@ -147,8 +147,14 @@ fn replace(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 #[test]
 fn hearth_written_f32_gguf_answers_as_the_checkpoint_does() {
     use hearth::model::gguf::export::{FileType, test_model};
-    for preset in ["tiny-qwen3", "tiny-llama"] {
-        let p = hearth::model::synthetic::preset(preset).unwrap();
+    // Llama with `attention_bias` too: its q/k biases are permuted with their rows.
+    for (preset, bias) in [
+        ("tiny-qwen3", false),
+        ("tiny-llama", false),
+        ("tiny-llama", true),
+    ] {
+        let mut p = hearth::model::synthetic::preset(preset).unwrap();
+        (p.config.qkv_bias, p.config.o_bias) = (p.config.qkv_bias || bias, bias);
         let tokenizer = common::tokenizer_files(p.vocabulary);
         let f32 = FileType::parse("F32").unwrap();
         let gguf = load(
@@ -157,8 +163,20 @@ fn hearth_written_f32_gguf_answers_as_the_checkpoint_does() {
             None,
         )
         .unwrap();
-        let reference = common::load(preset, &Device::flex(), Precision::F32);
-        assert_eq!(greedy(&gguf, 16), greedy(&reference, 16), "{preset}");
+        let options = hearth::model::synthetic::Options {
+            seed: 0,
+            dtype: p.dtype,
+            shards: 1,
+            writer: hearth::model::ConfigWriter::Transformers5,
+        };
+        let files = common::written(&p, &options);
+        let reference = Engine::load(&files, &Device::flex(), Precision::F32).unwrap();
+        assert_eq!(reference.model.config().o_bias, bias);
+        assert_eq!(
+            greedy(&gguf, 16),
+            greedy(&reference, 16),
+            "{preset} bias {bias}"
+        );
     }
 }
 

@@ -187,9 +187,9 @@ def main():
         if factors is not None:
             w.add_tensor("rope_freqs.weight", factors)
     for name, value in tensors.items():
-        if arch == "llama" and name.endswith("q_proj.weight"):
+        if arch == "llama" and name.endswith(("q_proj.weight", "q_proj.bias")):
             value = permute(value, heads)
-        if arch == "llama" and name.endswith("k_proj.weight"):
+        if arch == "llama" and name.endswith(("k_proj.weight", "k_proj.bias")):
             value = permute(value, kv)
         target = gguf_name(name)
         if value.ndim == 1 or qtype == gguf.GGMLQuantizationType.F32:

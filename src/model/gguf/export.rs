@@ -130,12 +130,13 @@ pub fn test_model(
     let mut failed = None;
     for_each_tensor(c, seed, |tensor, mut values| {
         let heads = match tensor.id {
-            TensorId::Layer(_, LayerTensor::Q) => Some(c.num_attention_heads),
-            TensorId::Layer(_, LayerTensor::K) => Some(c.num_key_value_heads),
+            TensorId::Layer(_, LayerTensor::Q | LayerTensor::QBias) => Some(c.num_attention_heads),
+            TensorId::Layer(_, LayerTensor::K | LayerTensor::KBias) => Some(c.num_key_value_heads),
             _ => None,
         };
         if let (true, Some(heads)) = (spec.gguf_permuted_qk, heads) {
-            values = permute(&values, heads, c.head_dim, tensor.shape[1]);
+            let cols = tensor.shape.get(1).copied().unwrap_or(1);
+            values = permute(&values, heads, c.head_dim, cols);
         }
         let ty = file_type.for_tensor(tensor.id, &tensor.shape);
         match quantize(ty, &values) {
