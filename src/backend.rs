@@ -56,6 +56,9 @@ pub struct GpuInfo {
     /// The largest storage buffer one binding holds (and one buffer may be).
     pub max_buffer_bytes: u64,
     pub shader_f16: bool,
+    /// A CPU pretending to be a GPU (lavapipe, SwiftShader, WARP): tens of times slower
+    /// than the CPU network, so used only when asked for by name.
+    pub software: bool,
 }
 
 #[cfg(feature = "wgpu")]
@@ -79,6 +82,7 @@ fn register(device: &Device, setup: &burn::tensor::wgpu::WgpuSetup) -> GpuInfo {
             .device
             .features()
             .contains(burn::tensor::wgpu::wgpu::Features::SHADER_F16),
+        software: info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu,
     }
 }
 

@@ -30,7 +30,8 @@ pub struct CheckpointOptions {
     /// The id clients name (default: the directory's or repository's last segment).
     #[arg(long)]
     pub model_id: Option<String>,
-    /// cpu or wgpu (default: wgpu when an adapter exists, else cpu).
+    /// cpu or wgpu (default: wgpu on a real GPU, else cpu; a software adapter such as
+    /// lavapipe only when asked for).
     #[arg(long, value_parser = parse_backend)]
     pub backend: Option<Backend>,
     /// f32, f16 or bf16, or weights quantized at load: q8 (int8) or q4 (int4), in blocks of
@@ -110,8 +111,14 @@ impl CheckpointOptions {
             None if quantized || matches!(checkpoint, Checkpoint::Gguf(_)) => {
                 (backend::cpu(), Backend::Cpu)
             }
-            None => match gpu() {
-                Ok(picked) => picked,
+            // Only a real GPU by default: a software adapter runs far slower than the CPU
+            // network does.
+            None => match backend::wgpu() {
+                Ok((_, info)) if info.software => {
+                    tracing::info!(adapter = %info.adapter, "the only wgpu adapter is a software one; running on the CPU (--backend wgpu to use it)");
+                    (backend::cpu(), Backend::Cpu)
+                }
+                Ok(_) => gpu()?,
                 Err(e) => {
                     tracing::info!(reason = %e, "no wgpu adapter; running on the CPU");
                     (backend::cpu(), Backend::Cpu)

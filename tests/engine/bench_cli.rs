@@ -105,3 +105,37 @@ fn bench_refuses_what_it_cannot_measure() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("exceed the model's context of 2048"));
 }
+
+/// With no --backend, a machine whose only wgpu adapter is a software one (lavapipe in CI)
+/// runs on the CPU network, and says why.
+#[test]
+fn a_software_adapter_is_not_the_default() {
+    let (_, info) =
+        hearth::backend::wgpu().expect("a wgpu adapter (CI installs mesa-vulkan-drivers)");
+    if !info.software {
+        eprintln!("skipped: {} is a real GPU", info.adapter);
+        return;
+    }
+    let dir = common::tiny_model_dir("bench-default-device");
+    let out = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(["bench", "--threads", "1", "--json"])
+        .args(SMALL)
+        .arg("--model-dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(
+        report["device"].as_str().unwrap().contains("Flex"),
+        "{report}"
+    );
+    assert!(
+        stderr.contains("software one; running on the CPU"),
+        "{stderr}"
+    );
+}
