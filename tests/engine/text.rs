@@ -60,16 +60,19 @@ fn test_models_ship_qwen2s_template() {
 
 #[test]
 fn tokenizer_encodes_and_decodes_as_transformers_does() {
-    let golden = common::golden("tokenize.json");
-    let tokenizer = tokenizer();
-    for case in golden["cases"].as_array().unwrap() {
+    encodes_and_decodes_as_golden(&tokenizer(), "tokenize.json");
+}
+
+/// Every case of the golden file `name` (text, ids, decoded text) through `tokenizer`.
+fn encodes_and_decodes_as_golden(tokenizer: &Tokenizer, name: &str) {
+    for case in common::golden(name)["cases"].as_array().unwrap() {
         let text = case["text"].as_str().unwrap();
         let ids: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
-        assert_eq!(tokenizer.encode(text).unwrap(), ids, "{text:?}");
+        assert_eq!(tokenizer.encode(text).unwrap(), ids, "{name}: {text:?}");
         assert_eq!(
             tokenizer.decode(&ids).unwrap(),
             case["decoded"].as_str().unwrap(),
-            "{text:?}"
+            "{name}: {text:?}"
         );
     }
 }
@@ -136,15 +139,5 @@ fn qwen3_thinking_and_llama3_templates_render_as_transformers_does() {
 fn llama3_tokenizer_matches_transformers() {
     let files = common::tokenizer_files(hearth::model::synthetic::Vocabulary::Llama3);
     let tokenizer = Tokenizer::from_bytes(&files.tokenizer_json).unwrap();
-    let golden = common::golden("tokenize_llama3_1.json");
-    for case in golden["cases"].as_array().unwrap() {
-        let text = case["text"].as_str().unwrap();
-        let ids: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
-        assert_eq!(tokenizer.encode(text).unwrap(), ids, "{text:?}");
-        assert_eq!(
-            tokenizer.decode(&ids).unwrap(),
-            case["decoded"].as_str().unwrap(),
-            "{text:?}"
-        );
-    }
+    encodes_and_decodes_as_golden(&tokenizer, "tokenize_llama3_1.json");
 }

@@ -1,21 +1,27 @@
 use super::read_tokenizer_file;
 use crate::text::{ChatFormat, Message, TextFiles};
 
+/// The format of a Qwen model from these files, without a chat_template.jinja.
+fn format_of(
+    tokenizer_json: &[u8],
+    tokenizer_config: Option<&[u8]>,
+    generation_config: Option<&[u8]>,
+) -> ChatFormat {
+    let files = TextFiles {
+        tokenizer_json,
+        tokenizer_config,
+        generation_config,
+        chat_template: None,
+    };
+    ChatFormat::from_files(files, true).unwrap()
+}
+
 #[test]
 fn qwen3_format_from_real_files() {
     let tokenizer_json = read_tokenizer_file("tokenizer.json");
     let config = read_tokenizer_file("tokenizer_config.json");
     let generation = br#"{"eos_token_id": [151645, 151643], "bos_token_id": 151643}"#;
-    let format = ChatFormat::from_files(
-        TextFiles {
-            tokenizer_json: &tokenizer_json,
-            tokenizer_config: Some(&config),
-            generation_config: Some(generation),
-            chat_template: None,
-        },
-        true,
-    )
-    .unwrap();
+    let format = format_of(&tokenizer_json, Some(&config), Some(generation));
     assert_eq!(format.end_of_turn_ids(), [151643, 151645]);
     assert!(format.is_end_of_turn(151645));
     assert!(!format.is_end_of_turn(151644));
@@ -48,16 +54,11 @@ fn qwen2_template_prompt_ids() {
         "bos_token": null,
     });
     let config = serde_json::to_vec(&config).unwrap();
-    let format = ChatFormat::from_files(
-        TextFiles {
-            tokenizer_json: &tokenizer_json,
-            tokenizer_config: Some(&config),
-            generation_config: Some(&br#"{"eos_token_id": 151645}"#[..]),
-            chat_template: None,
-        },
-        true,
-    )
-    .unwrap();
+    let format = format_of(
+        &tokenizer_json,
+        Some(&config),
+        Some(&br#"{"eos_token_id": 151645}"#[..]),
+    );
     assert_eq!(format.end_of_turn_ids(), [151645]);
     assert_eq!(
         format.prompt_ids(&[Message::user("Hello!")]).unwrap(),
@@ -71,28 +72,14 @@ fn qwen2_template_prompt_ids() {
 #[test]
 fn chatml_fallback_without_configs() {
     let tokenizer_json = read_tokenizer_file("tokenizer.json");
-    let format = ChatFormat::from_files(
-        TextFiles {
-            tokenizer_json: &tokenizer_json,
-            tokenizer_config: None,
-            generation_config: None,
-            chat_template: None,
-        },
-        true,
-    )
-    .unwrap();
+    let format = format_of(&tokenizer_json, None, None);
     // No eos configured anywhere: stop on the ChatML markers.
     assert_eq!(format.end_of_turn_ids(), [151643, 151645]);
-    let format = ChatFormat::from_files(
-        TextFiles {
-            tokenizer_json: &tokenizer_json,
-            tokenizer_config: Some(&br#"{"eos_token": "<|im_end|>"}"#[..]),
-            generation_config: None,
-            chat_template: None,
-        },
-        true,
-    )
-    .unwrap();
+    let format = format_of(
+        &tokenizer_json,
+        Some(&br#"{"eos_token": "<|im_end|>"}"#[..]),
+        None,
+    );
     assert_eq!(format.end_of_turn_ids(), [151645]);
     assert_eq!(
         format.prompt_ids(&[Message::user("Hi")]).unwrap(),
@@ -110,16 +97,7 @@ fn chatml_fallback_without_configs() {
 #[test]
 fn detokenizer_from_format_streams_a_reply() {
     let tokenizer_json = read_tokenizer_file("tokenizer.json");
-    let format = ChatFormat::from_files(
-        TextFiles {
-            tokenizer_json: &tokenizer_json,
-            tokenizer_config: None,
-            generation_config: None,
-            chat_template: None,
-        },
-        true,
-    )
-    .unwrap();
+    let format = format_of(&tokenizer_json, None, None);
     let reply = "<think>\n想一想 🤔\n</think>\n\nDone ✅";
     let mut ids = format.tokenizer().encode(reply).unwrap();
     ids.push(151645);
