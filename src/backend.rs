@@ -1,15 +1,22 @@
 //! Which burn device runs the model: flex on the CPU (everywhere), or wgpu (Vulkan, Metal,
 //! DX12 natively; WebGPU in the browser).
 
-use std::sync::Mutex;
+#[cfg(feature = "wgpu")]
+use std::sync::{Arc, Mutex};
 
 use burn::tensor::Device;
+
+#[cfg(feature = "wgpu")]
+use crate::model::gpu::Gpu;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Cpu,
     #[cfg(feature = "wgpu")]
     Wgpu,
+    /// wgpu through burn's tensor ops: the baseline hearth's GPU kernels are measured against.
+    #[cfg(feature = "wgpu")]
+    WgpuBurn,
 }
 
 impl Backend {
@@ -18,6 +25,8 @@ impl Backend {
             "cpu" | "flex" => Some(Self::Cpu),
             #[cfg(feature = "wgpu")]
             "wgpu" | "gpu" => Some(Self::Wgpu),
+            #[cfg(feature = "wgpu")]
+            "wgpu-burn" => Some(Self::WgpuBurn),
             _ => None,
         }
     }
@@ -27,6 +36,8 @@ impl Backend {
             Self::Cpu => "cpu",
             #[cfg(feature = "wgpu")]
             Self::Wgpu => "wgpu",
+            #[cfg(feature = "wgpu")]
+            Self::WgpuBurn => "wgpu-burn",
         }
     }
 }
@@ -36,15 +47,29 @@ pub fn cpu() -> Device {
     Device::flex()
 }
 
-/// The largest buffer each initialized GPU device binds at once. burn's `Device` does not
-/// carry its adapter's limits, so whoever initializes a device records them here for the
-/// model loader.
-static BUFFER_LIMITS: Mutex<Vec<(Device, u64)>> = Mutex::new(Vec::new());
+/// Each initialized GPU device's wgpu handles and limits. burn's `Device` carries neither,
+/// so whoever initializes a device records them here for the model loader.
+#[cfg(feature = "wgpu")]
+static GPUS: Mutex<Vec<(Device, Arc<Gpu>)>> = Mutex::new(Vec::new());
+
+/// The wgpu handles of an initialized GPU device.
+#[cfg(feature = "wgpu")]
+pub fn gpu_of(device: &Device) -> Option<Arc<Gpu>> {
+    let gpus = GPUS.lock().unwrap_or_else(|e| e.into_inner());
+    gpus.iter()
+        .find(|(d, _)| d == device)
+        .map(|(_, g)| g.clone())
+}
 
 /// The largest tensor `device` holds in one buffer, `None` when it has no such limit.
 pub fn buffer_limit(device: &Device) -> Option<u64> {
-    let limits = BUFFER_LIMITS.lock().unwrap_or_else(|e| e.into_inner());
-    limits.iter().find(|(d, _)| d == device).map(|(_, l)| *l)
+    #[cfg(feature = "wgpu")]
+    return gpu_of(device).map(|gpu| gpu.max_binding);
+    #[cfg(not(feature = "wgpu"))]
+    {
+        let _ = device;
+        None
+    }
 }
 
 /// What an initialized wgpu device can do, as the loader needs it.
@@ -68,15 +93,27 @@ fn register(device: &Device, setup: &burn::tensor::wgpu::WgpuSetup) -> GpuInfo {
         .max_storage_buffer_binding_size
         .min(limits.max_buffer_size);
     let info = setup.adapter.get_info();
-    BUFFER_LIMITS
-        .lock()
+    let adapter = match info.name.as_str() {
+        "" => format!("{:?}", setup.backend),
+        name => format!("{name} ({:?})", setup.backend),
+    };
+    let subgroups = setup
+        .device
+        .features()
+        .contains(burn::tensor::wgpu::wgpu::Features::SUBGROUP);
+    let width = info.subgroup_min_size as usize;
+    let one_width = info.subgroup_max_size as usize == width && (4..=64).contains(&width);
+    let gpu = Gpu::new(
+        setup.device.clone(),
+        setup.queue.clone(),
+        max_buffer_bytes,
+        (adapter.clone(), (subgroups && one_width).then_some(width)),
+    );
+    GPUS.lock()
         .unwrap_or_else(|e| e.into_inner())
-        .push((device.clone(), max_buffer_bytes));
+        .push((device.clone(), Arc::new(gpu)));
     GpuInfo {
-        adapter: match info.name.as_str() {
-            "" => format!("{:?}", setup.backend),
-            name => format!("{name} ({:?})", setup.backend),
-        },
+        adapter,
         max_buffer_bytes,
         shader_f16: setup
             .device

@@ -52,7 +52,10 @@ pub async fn generate_paced<P: Future<Output = ()>>(
     mut pause: impl FnMut() -> P,
 ) -> Result<Vec<Answer>, GenerateError> {
     let mut cache = model.new_cache(request.prompt_ids.len() + request.max_tokens);
-    let logits = model.forward(&request.prompt_ids, &mut cache);
+    let mut logits = model.forward(&request.prompt_ids, &mut cache);
+    if request.n > 1 {
+        logits = logits.detached().await.map_err(GenerateError::Device)?;
+    }
     let mut answers = Vec::with_capacity(request.n);
     for index in 0..request.n {
         // Each answer decodes from its own copy of the prefilled cache.

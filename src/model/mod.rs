@@ -7,6 +7,8 @@ mod config;
 pub mod cpu;
 mod error;
 pub mod gguf;
+#[cfg(feature = "wgpu")]
+pub mod gpu;
 mod layout;
 mod network;
 mod precision;
@@ -21,7 +23,7 @@ pub use architecture::Family;
 pub use cache::TensorCache;
 pub use config::{ConfigWriter, ModelConfig, RopeParameters, RopeScaling};
 pub use error::LoadError;
-pub use network::{KvCache, Logits, Network};
+pub use network::{GpuKernels, KvCache, Logits, Network};
 pub use precision::Precision;
 pub use rope::Rope;
 pub use tensor_network::TensorNetwork;

@@ -1,32 +1,52 @@
 //! The network a device runs: on the CPU our own kernels over the weights in their stored or
-//! quantized format ([`CpuNetwork`]); on a GPU burn tensors ([`TensorNetwork`]). Both load
-//! through the same walk over the checkpoint's names and answer the same calls.
+//! quantized format ([`CpuNetwork`]); on a GPU our own kernels too ([`GpuNetwork`]), or burn's
+//! tensor ops ([`TensorNetwork`], kept as the baseline the GPU network is measured against).
+//! All load through the same walk over the checkpoint's names and answer the same calls.
 
 use burn::tensor::{Device, Tensor};
 
 use super::cpu::{CpuCache, CpuNetwork};
+#[cfg(feature = "wgpu")]
+use super::gpu::{GpuCache, GpuLogits, GpuNetwork};
 use super::{LoadError, ModelConfig, Precision, TensorCache, TensorNetwork, Weights};
 
 // One value per loaded model: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 pub enum Network {
     Cpu(CpuNetwork),
+    #[cfg(feature = "wgpu")]
+    Gpu(GpuNetwork),
     Tensors(TensorNetwork),
+}
+
+/// Which network runs on a GPU device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GpuKernels {
+    /// hearth's own kernels.
+    #[default]
+    Hearth,
+    /// burn's tensor ops (the baseline).
+    Burn,
 }
 
 /// One sequence's state, for the network that made it.
 #[derive(Clone)]
 pub enum KvCache {
     Cpu(Box<CpuCache>),
+    #[cfg(feature = "wgpu")]
+    Gpu(Box<GpuCache>),
     Tensors(TensorCache),
 }
 
-/// The last position's logits, `vocab` long: on the host, or `[1, vocab]` on the device.
+/// The last position's logits, `vocab` long: on the host, or on the device.
 // Moved once per token; boxing the tensor would allocate once per token instead.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 pub enum Logits {
     Host(Vec<f32>),
+    /// Valid until its sequence runs its next pass.
+    #[cfg(feature = "wgpu")]
+    Gpu(GpuLogits),
     Device(Tensor<2>),
 }
 
@@ -35,6 +55,8 @@ impl Logits {
     pub async fn into_vec(self) -> Result<Vec<f32>, String> {
         match self {
             Self::Host(row) => Ok(row),
+            #[cfg(feature = "wgpu")]
+            Self::Gpu(l) => l.into_vec().await,
             Self::Device(t) => {
                 let data = t.into_data_async().await.map_err(|e| format!("{e:?}"))?;
                 data.try_into_vec::<f32>().map_err(|e| format!("{e:?}"))
@@ -46,6 +68,8 @@ impl Logits {
     pub async fn argmax(self) -> Result<u32, String> {
         match self {
             Self::Host(row) => Ok(crate::generate::sampler::argmax(&row)),
+            #[cfg(feature = "wgpu")]
+            Self::Gpu(l) => l.argmax().await,
             Self::Device(t) => {
                 let data = t
                     .argmax(1)
@@ -56,11 +80,22 @@ impl Logits {
             }
         }
     }
+
+    /// Logits that outlive their sequence's next pass (n > 1 answers share the prompt's): on
+    /// the host unless they already are or are a tensor of their own.
+    pub async fn detached(self) -> Result<Self, String> {
+        match self {
+            #[cfg(feature = "wgpu")]
+            Self::Gpu(l) => l.into_vec().await.map(Self::Host),
+            other => Ok(other),
+        }
+    }
 }
 
 impl Network {
-    /// The CPU network on flex, the tensor network on any other device (in the buffer size it
-    /// registered, see `backend::buffer_limit`).
+    /// The CPU network on flex; on a wgpu device the GPU network (our kernels), or burn's
+    /// tensor network where the device was set to it (`backend::set_gpu_kernels`), in the
+    /// buffer size the device registered.
     pub fn load(
         config: ModelConfig,
         weights: &Weights,
@@ -69,6 +104,12 @@ impl Network {
     ) -> Result<Self, LoadError> {
         if *device == Device::flex() {
             return Ok(Self::Cpu(CpuNetwork::load(config, weights, precision)?));
+        }
+        #[cfg(feature = "wgpu")]
+        if let Some(gpu) =
+            crate::backend::gpu_of(device).filter(|g| g.kernels() == GpuKernels::Hearth)
+        {
+            return GpuNetwork::load(config, weights, (device, gpu), precision).map(Self::Gpu);
         }
         let dtype = precision
             .float_dtype()
@@ -87,6 +128,8 @@ impl Network {
     pub fn config(&self) -> &ModelConfig {
         match self {
             Self::Cpu(m) => m.config(),
+            #[cfg(feature = "wgpu")]
+            Self::Gpu(m) => m.config(),
             Self::Tensors(m) => m.config(),
         }
     }
@@ -95,7 +138,25 @@ impl Network {
     pub fn device(&self) -> Device {
         match self {
             Self::Cpu(_) => Device::flex(),
+            #[cfg(feature = "wgpu")]
+            Self::Gpu(m) => m.device().clone(),
             Self::Tensors(m) => m.device().clone(),
+        }
+    }
+
+    /// Where it runs, as a person would name it: "cpu", "wgpu on llvmpipe (Vulkan)".
+    pub fn device_name(&self) -> String {
+        match self {
+            Self::Cpu(_) => "cpu".into(),
+            #[cfg(feature = "wgpu")]
+            Self::Gpu(m) => format!("wgpu on {}", m.adapter()),
+            #[cfg(feature = "wgpu")]
+            Self::Tensors(m) => match crate::backend::gpu_of(m.device()) {
+                Some(gpu) => format!("wgpu-burn on {}", gpu.name),
+                None => format!("{:?}", m.device()),
+            },
+            #[cfg(not(feature = "wgpu"))]
+            Self::Tensors(m) => format!("{:?}", m.device()),
         }
     }
 
@@ -103,6 +164,8 @@ impl Network {
     pub fn precision(&self) -> String {
         match self {
             Self::Cpu(m) => m.precision().to_string(),
+            #[cfg(feature = "wgpu")]
+            Self::Gpu(m) => m.precision().to_string(),
             Self::Tensors(m) => format!("{:?}", m.dtype()).to_lowercase(),
         }
     }
@@ -111,6 +174,8 @@ impl Network {
     pub fn host_weight_bytes(&self) -> Option<usize> {
         match self {
             Self::Cpu(m) => Some(m.weight_bytes()),
+            #[cfg(feature = "wgpu")]
+            Self::Gpu(_) => None,
             Self::Tensors(_) => None,
         }
     }
@@ -119,6 +184,8 @@ impl Network {
     pub fn new_cache(&self, capacity: usize) -> KvCache {
         match self {
             Self::Cpu(m) => KvCache::Cpu(Box::new(m.new_cache(capacity))),
+            #[cfg(feature = "wgpu")]
+            Self::Gpu(m) => KvCache::Gpu(Box::new(m.new_cache(capacity))),
             Self::Tensors(m) => KvCache::Tensors(m.new_cache(capacity)),
         }
     }
@@ -128,6 +195,8 @@ impl Network {
     pub fn forward(&self, ids: &[u32], cache: &mut KvCache) -> Logits {
         match (self, cache) {
             (Self::Cpu(m), KvCache::Cpu(c)) => Logits::Host(m.forward(ids, c)),
+            #[cfg(feature = "wgpu")]
+            (Self::Gpu(m), KvCache::Gpu(c)) => Logits::Gpu(m.forward(ids, c)),
             (Self::Tensors(m), KvCache::Tensors(c)) => Logits::Device(m.forward(ids, c)),
             _ => panic!("a cache is used with the network that made it"),
         }

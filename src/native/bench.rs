@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use crate::engine::Engine;
+use crate::model::gpu::GpuCounts;
 use crate::model::{Logits, Network};
 use crate::native::checkpoint::CheckpointOptions;
 
@@ -56,12 +57,20 @@ pub fn run(options: BenchOptions) -> Result<(), String> {
     prefill(model, &prompt);
     decode(model, prompt[0], options.gen_tokens.min(4));
     let (mut prefills, mut ttfts, mut decodes) = (Vec::new(), Vec::new(), Vec::new());
+    let mut last_counts = None;
     for _ in 0..options.repeat {
         let seconds = prefill(model, &prompt);
         prefills.push(prompt.len() as f64 / seconds);
         ttfts.push(seconds * 1e3);
-        decodes.push(options.gen_tokens as f64 / decode(model, prompt[0], options.gen_tokens));
+        let (seconds, counts) = decode(model, prompt[0], options.gen_tokens);
+        decodes.push(options.gen_tokens as f64 / seconds);
+        last_counts = Some(counts);
     }
+    // What hearth's GPU network launched and moved per decoded token (the same every run).
+    let gpu_counts = match model {
+        Network::Gpu(_) => last_counts.map(|c| per_token(c, options.gen_tokens)),
+        _ => None,
+    };
     let report = Report {
         prefill: Stats::of(&prefills),
         decode: Stats::of(&decodes),
@@ -76,7 +85,7 @@ pub fn run(options: BenchOptions) -> Result<(), String> {
     if options.json {
         let json = serde_json::json!({
             "model": loaded.id,
-            "device": format!("{:?}", model.device()),
+            "device": model.device_name(),
             "dtype": dtype,
             "threads": threads,
             "prompt_tokens": options.prompt_tokens,
@@ -91,13 +100,17 @@ pub fn run(options: BenchOptions) -> Result<(), String> {
             "peak_rss_mb": round2(report.peak_rss_mb),
             "rss_mb": round2(report.rss_mb),
             "weights_mb": report.weights_mb.map(round2),
+            "dispatches_per_token": gpu_counts.map(|c| round2(c[0])),
+            "submissions_per_token": gpu_counts.map(|c| round2(c[1])),
+            "readback_bytes_per_token": gpu_counts.map(|c| round2(c[2])),
+            "gpu_allocations_per_token": gpu_counts.map(|c| round2(c[3])),
         });
         println!("{json}");
     } else {
         println!(
-            "{} on {:?}, {dtype}, {threads} threads, {} runs",
+            "{} on {}, {dtype}, {threads} threads, {} runs",
             loaded.id,
-            model.device(),
+            model.device_name(),
             options.repeat
         );
         println!("load      {:>9.0} ms", report.load_ms);
@@ -121,6 +134,11 @@ pub fn run(options: BenchOptions) -> Result<(), String> {
             "RSS       {:>9.0} MiB after the runs{weights}",
             report.rss_mb
         );
+        if let Some([dispatches, submissions, readback, allocations]) = gpu_counts {
+            println!(
+                "per token {dispatches:>9.1} dispatches, {submissions:.1} submissions, {readback:.0} bytes read back, {allocations:.1} GPU allocations"
+            );
+        }
     }
     Ok(())
 }
@@ -167,15 +185,26 @@ fn prefill(model: &Network, prompt: &[u32]) -> f64 {
     started.elapsed().as_secs_f64()
 }
 
-/// Seconds for `n` single-token steps from an empty cache, each reading back its token.
-fn decode(model: &Network, start: u32, n: usize) -> f64 {
+/// Seconds for `n` single-token steps from an empty cache, each reading back its token, and
+/// what the GPU network did meanwhile (nothing counted elsewhere).
+fn decode(model: &Network, start: u32, n: usize) -> (f64, GpuCounts) {
+    let counts = || match model {
+        Network::Gpu(m) => m.counts(),
+        _ => GpuCounts::default(),
+    };
     let mut cache = model.new_cache(n);
     let mut token = start;
+    let before = counts();
     let started = Instant::now();
     for _ in 0..n {
         token = argmax(model.forward(&[token], &mut cache));
     }
-    started.elapsed().as_secs_f64()
+    (started.elapsed().as_secs_f64(), counts().since(before))
+}
+
+/// Dispatches, submissions, bytes read back and buffers created per token.
+fn per_token(c: GpuCounts, tokens: usize) -> [f64; 4] {
+    [c.dispatches, c.submissions, c.readback_bytes, c.allocations].map(|v| v as f64 / tokens as f64)
 }
 
 fn argmax(logits: Logits) -> u32 {

@@ -31,11 +31,12 @@ pub struct CheckpointOptions {
     #[arg(long)]
     pub model_id: Option<String>,
     /// cpu or wgpu (default: wgpu on a real GPU, else cpu; a software adapter such as
-    /// lavapipe only when asked for).
+    /// lavapipe only when asked for); wgpu-burn runs burn's tensor ops instead of hearth's
+    /// kernels, for comparison.
     #[arg(long, value_parser = parse_backend)]
     pub backend: Option<Backend>,
     /// f32, f16 or bf16, or weights quantized at load: q8 (int8) or q4 (int4), in blocks of
-    /// 32 with a scale each (CPU only) [default: f32; for a GGUF file its own format: q8 for
+    /// 32 with a scale each [default: f32; for a GGUF file its own format: q8 for
     /// Q8_0, q4 for Q4_0, f16 for the k-quants and other block types].
     #[arg(long, value_parser = parse_dtype)]
     pub dtype: Option<Precision>,
@@ -48,7 +49,8 @@ enum Checkpoint {
 }
 
 fn parse_backend(name: &str) -> Result<Backend, String> {
-    Backend::parse(name).ok_or_else(|| format!("unknown backend {name:?}; use cpu or wgpu"))
+    Backend::parse(name)
+        .ok_or_else(|| format!("unknown backend {name:?}; use cpu, wgpu or wgpu-burn"))
 }
 
 fn parse_dtype(name: &str) -> Result<Precision, String> {
@@ -97,7 +99,6 @@ impl CheckpointOptions {
                 (checkpoint, id)
             }
         };
-        let quantized = self.dtype.is_some_and(|d| d.float_dtype().is_none());
         let gpu = || {
             let (device, info) = backend::wgpu().map_err(|e| format!("no wgpu adapter: {e}"))?;
             tracing::info!(adapter = %info.adapter, max_buffer_mib = info.max_buffer_bytes >> 20, "wgpu");
@@ -106,10 +107,12 @@ impl CheckpointOptions {
         let (device, backend) = match self.backend {
             Some(Backend::Cpu) => (backend::cpu(), Backend::Cpu),
             Some(Backend::Wgpu) => gpu()?,
-            // Quantized weights (and GGUF files, mostly quantized) are read by the CPU
-            // kernels only.
-            None if quantized || matches!(checkpoint, Checkpoint::Gguf(_)) => {
-                (backend::cpu(), Backend::Cpu)
+            Some(Backend::WgpuBurn) => {
+                let (device, _) = gpu()?;
+                if let Some(gpu) = backend::gpu_of(&device) {
+                    gpu.set_kernels(crate::model::GpuKernels::Burn);
+                }
+                (device, Backend::WgpuBurn)
             }
             // Only a real GPU by default: a software adapter runs far slower than the CPU
             // network does.

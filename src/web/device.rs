@@ -8,7 +8,7 @@ use burn::tensor::Device;
 use wasm_bindgen::JsError;
 
 use crate::backend::{self, GpuInfo};
-use crate::model::architecture::tensors;
+use crate::model::architecture::{LayerTensor, TensorId, tensors};
 use crate::model::safetensors::Blob;
 use crate::model::{ModelConfig, Precision};
 
@@ -58,35 +58,14 @@ fn cpu(reason: String) -> Picked {
 }
 
 async fn webgpu(files: &HashMap<String, Blob>, dtype: Precision) -> Result<Picked, String> {
-    // What no adapter could run is refused before starting one.
-    match dtype {
-        Precision::Q8 | Precision::Q4 => {
-            return Err(format!("{dtype} weights run on the CPU kernels only"));
-        }
-        Precision::BF16 => return Err("WebGPU has no bf16".into()),
-        _ => {}
-    }
+    // hearth's kernels read every dtype (f16 and bf16 widened, q8/q4 dequantized in
+    // registers), so only the buffer size can rule an adapter out.
     let (device, gpu) = adapter().await?;
-    if dtype == Precision::F16 && !gpu.shader_f16 {
-        return Err(format!(
-            "the WebGPU adapter {} lacks shader-f16",
-            gpu.adapter
-        ));
-    }
     let config = config_of(files)?;
-    // The vocabulary matrices are split to fit; every other tensor must fit whole.
     let mib = |b: u64| b >> 20;
-    let largest = tensors(&config)
-        .into_iter()
-        .filter(|spec| !spec.id.is_vocabulary())
-        .map(|spec| {
-            (
-                dtype.bytes(spec.shape.iter().product::<usize>() as u64),
-                spec.id.name(),
-            )
-        })
-        .max();
-    if let Some((bytes, name)) = largest.filter(|(bytes, _)| *bytes > gpu.max_buffer_bytes) {
+    if let Some((bytes, name)) =
+        largest_buffer(&config, dtype).filter(|(b, _)| *b > gpu.max_buffer_bytes)
+    {
         return Err(format!(
             "{name} needs {} MiB in one buffer but the WebGPU adapter {} binds at most {} MiB",
             mib(bytes),
@@ -106,6 +85,28 @@ async fn webgpu(files: &HashMap<String, Blob>, dtype: Precision) -> Result<Picke
         adapter: Some(gpu.adapter.clone()),
         max_buffer_bytes: Some(gpu.max_buffer_bytes),
     })
+}
+
+/// The largest buffer the GPU network makes for `config` in `dtype`, and what it holds: the
+/// vocabulary matrices are split to fit, q/k/v and gate/up are stacked.
+fn largest_buffer(config: &ModelConfig, dtype: Precision) -> Option<(u64, String)> {
+    let specs = tensors(config);
+    let size = |t: LayerTensor| {
+        specs
+            .iter()
+            .find(|s| s.id == TensorId::Layer(0, t))
+            .map_or(0, |s| s.shape.iter().product::<usize>() as u64)
+    };
+    use LayerTensor::*;
+    [
+        (size(Q) + size(K) + size(V), "the stacked q/k/v projection"),
+        (size(O), "o_proj"),
+        (size(Gate) + size(Up), "the stacked gate/up projection"),
+        (size(Down), "down_proj"),
+    ]
+    .into_iter()
+    .map(|(elements, name)| (dtype.bytes(elements), name.to_string()))
+    .max()
 }
 
 thread_local! {

@@ -8,6 +8,7 @@ mod contract_cases;
 mod families;
 mod generation;
 mod gguf;
+mod gpu;
 mod hub;
 mod load;
 mod load_errors;
@@ -63,11 +64,14 @@ fn wgpu_matches_transformers() {
     }
     // The vocabulary in 1 MiB blocks, as on an adapter whose buffers are too small for it.
     parity::check_within("tiny-mqa-untied", &device, 1e-3, Some(1 << 20));
-    let f16 = hearth::model::Precision::F16;
-    if device.supports_dtype(burn::tensor::DType::F16) {
-        let err = parity::prefill_error("tiny-mqa-untied", &device, f16);
-        eprintln!("tiny-mqa-untied F16 on {device:?}: prefill logit error {err:.3e}");
-        assert!(err < 2e-2, "f16 prefill logits differ by {err}");
+    // hearth's kernels widen f16 and bf16 in registers, so every adapter runs them.
+    for dtype in [
+        hearth::model::Precision::F16,
+        hearth::model::Precision::BF16,
+    ] {
+        let err = parity::prefill_error("tiny-mqa-untied", &device, dtype);
+        eprintln!("tiny-mqa-untied {dtype:?} on wgpu: prefill logit error {err:.3e}");
+        assert!(err < 2e-2, "{dtype:?} prefill logits differ by {err}");
     }
 }
 

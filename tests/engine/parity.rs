@@ -3,6 +3,7 @@
 //! (tests/reference/make_golden.py → tests/golden/<preset>.json).
 
 use burn::tensor::{DType, Device};
+use hearth::model::gpu::GpuNetwork;
 use hearth::model::{Logits, Network, Precision, TensorNetwork, Weights};
 use hearth::text::Message;
 
@@ -48,14 +49,26 @@ pub fn check_within(
         "{preset}: the test model's weights are not the ones the golden file was made from"
     );
     let mut engine = hearth::engine::Engine::load(&files, device, Precision::F32).expect("loads");
-    if max_buffer_bytes.is_some() {
-        // The tensor network, whose vocabulary matrices are split to fit GPU buffers.
+    if let Some(limit) = max_buffer_bytes {
+        // Vocabulary matrices split to fit the buffers: hearth's GPU network on a GPU, the
+        // tensor network elsewhere.
         let weights = Weights::open(&files).expect("weights");
         let config = engine.model.config().clone();
-        let net =
-            TensorNetwork::load_within(config, &weights, device, DType::F32, max_buffer_bytes)
-                .expect("loads within the limit");
-        engine.model = Network::Tensors(net);
+        engine.model = match hearth::backend::gpu_of(device) {
+            Some(gpu) => Network::Gpu(
+                GpuNetwork::load(
+                    config,
+                    &weights,
+                    (device, gpu.limited(limit)),
+                    Precision::F32,
+                )
+                .expect("loads within the limit"),
+            ),
+            None => Network::Tensors(
+                TensorNetwork::load_within(config, &weights, device, DType::F32, Some(limit))
+                    .expect("loads within the limit"),
+            ),
+        };
     }
     let prompt = engine
         .format

@@ -93,24 +93,3 @@ fn narrower_formats_stay_close_to_f32() {
         }
     }
 }
-
-/// The quantized formats are CPU-only: a GPU load says so instead of failing inside burn.
-#[test]
-fn quantized_weights_on_wgpu_are_refused_by_name() {
-    let (device, _) =
-        hearth::backend::wgpu().expect("a wgpu adapter (CI installs mesa-vulkan-drivers)");
-    for precision in [Precision::Q8, Precision::Q4] {
-        let message = match hearth::engine::Engine::load(
-            &common::model_files("tiny-gqa-tied"),
-            &device,
-            precision,
-        ) {
-            Ok(_) => panic!("{precision} loaded on wgpu"),
-            Err(e) => e.to_string(),
-        };
-        assert!(
-            message.contains(precision.name()) && message.contains("CPU"),
-            "{message}"
-        );
-    }
-}

@@ -30,10 +30,10 @@ export function testModel(preset) {
 export const TEST_GGUFS = join(CACHE, 'test-ggufs');
 
 /** `hearth serve` on a free loopback port, on the CPU, answering with `key`. */
-export async function startNative(modelDir, key = TEST_KEY, dtype = 'f32') {
+export async function startNative(modelDir, key = TEST_KEY, dtype = 'f32', backend = 'cpu') {
   const child = spawn(
     HEARTH_BIN,
-    ['serve', '--model-dir', modelDir, '--model-id', SERVED_ID, '--backend', 'cpu', '--dtype', dtype, '--port', '0', '--api-key', key],
+    ['serve', '--model-dir', modelDir, '--model-id', SERVED_ID, '--backend', backend, '--dtype', dtype, '--port', '0', '--api-key', key],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1', RUST_LOG: 'info' } },
   );
   let log = '';

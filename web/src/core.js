@@ -21,7 +21,7 @@ export class CoreEngine {
   /** Fetches and loads; `onProgress` hears downloads and the weights' placement. */
   static async load(baseUrl, { device = 'auto', dtype, modelId, keys = [], cache = true, onProgress = () => {} } = {}) {
     await initWasm();
-    const webgpuUnavailable = device === 'cpu' ? null : await prepareWebGpu();
+    const webgpuUnavailable = device === 'cpu' ? null : await prepareWebGpu(device);
     const files = await fetchCheckpoint(baseUrl, { onProgress, cache });
     const options = JSON.stringify({ device, dtype, modelId: modelId ?? modelIdFromUrl(baseUrl), keys, webgpuUnavailable });
     const placed = (loaded, total) => onProgress({ file: 'weights', loaded, total, phase: 'load' });
@@ -51,31 +51,18 @@ export class CoreEngine {
 }
 
 /**
- * burn's WGSL kernels read the subgroup size, so WebGPU compiles them only on a device made
- * with the `subgroups` feature, which wgpu 30's WebGPU backend never asks for: ask on its
- * behalf. Returns why WebGPU cannot be used here, or null.
+ * Why WebGPU cannot be used here, or null. hearth's kernels need no optional feature
+ * (`subgroups`, `shader-f16`), so any adapter runs them; but "auto" passes over a software
+ * one (a fallback adapter such as SwiftShader), which answers far slower than the CPU path.
  */
-async function prepareWebGpu() {
+async function prepareWebGpu(device) {
   if (!globalThis.navigator?.gpu) return 'this browser has no WebGPU (navigator.gpu is missing)';
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) return 'the browser offers no WebGPU adapter';
-  if (!adapter.features.has('subgroups')) return 'the WebGPU adapter lacks the subgroups feature';
-  const requestDevice = GPUAdapter.prototype.requestDevice;
-  if (!requestDevice.withSubgroups) {
-    GPUAdapter.prototype.requestDevice = function (descriptor = {}) {
-      const features = new Set(descriptor.requiredFeatures ?? []);
-      if (this.features.has('subgroups')) features.add('subgroups');
-      return requestDevice.call(this, { ...descriptor, requiredFeatures: [...features] });
-    };
-    GPUAdapter.prototype.requestDevice.withSubgroups = true;
-    // Its matmul kernels shuffle within loops that WGSL's uniformity analysis cannot prove
-    // subgroup-uniform (they are: the bounds are the same across the subgroup).
-    const createShaderModule = GPUDevice.prototype.createShaderModule;
-    GPUDevice.prototype.createShaderModule = function (descriptor) {
-      if (!descriptor.code.includes('enable subgroups;')) return createShaderModule.call(this, descriptor);
-      const code = descriptor.code.replace('enable subgroups;', 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);');
-      return createShaderModule.call(this, { ...descriptor, code });
-    };
+  const info = adapter.info ?? {};
+  const software = info.isFallbackAdapter || adapter.isFallbackAdapter || /swiftshader|llvmpipe|warp/i.test(`${info.vendor} ${info.architecture} ${info.description}`);
+  if (device === 'auto' && software) {
+    return `the WebGPU adapter is a software one (${[info.vendor, info.architecture].filter(Boolean).join(' ') || 'a fallback adapter'})`;
   }
   return null;
 }

@@ -12,8 +12,7 @@ mod ops;
 mod simd;
 
 use kernels::{Job, QuantizedInput, matmul};
-use matrix::Matrix;
-pub(crate) use matrix::to_f32;
+pub(crate) use matrix::{Data, Matrix, to_f32};
 
 use super::architecture::TensorId;
 use super::layout::{self, Layer};
