@@ -3,6 +3,7 @@
 //! problem is reported with the file and tensor it concerns.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,41 @@ use super::gguf::GgmlType;
 
 /// File contents shared without copying: a memory map natively, a fetched buffer in wasm.
 pub type Blob = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// A weights file as the loader reads it: in memory (a [`Blob`]), or outside it and read a
+/// tensor at a time, so that loading never holds a second copy of the whole file (the
+/// browser's fetched files stay in JavaScript memory, outside the wasm heap).
+pub trait Contents: Send + Sync {
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes of `range` (within `len()`), as a blob and the range they lie at in it:
+    /// the blob itself when in memory, else a copy of just those bytes.
+    fn read(&self, range: Range<usize>) -> (Blob, Range<usize>);
+}
+
+impl Contents for Box<dyn Contents> {
+    fn len(&self) -> usize {
+        (**self).len()
+    }
+
+    fn read(&self, range: Range<usize>) -> (Blob, Range<usize>) {
+        (**self).read(range)
+    }
+}
+
+impl Contents for Blob {
+    fn len(&self) -> usize {
+        (**self).as_ref().len()
+    }
+
+    fn read(&self, range: Range<usize>) -> (Blob, Range<usize>) {
+        (self.clone(), range)
+    }
+}
 
 /// How a checkpoint stores a tensor's values: a float dtype (safetensors, GGUF), or one of
 /// ggml's block types (GGUF).
@@ -80,7 +116,7 @@ struct Entry {
 /// One parsed safetensors file.
 pub struct SafeTensors {
     file: String,
-    blob: Blob,
+    contents: Box<dyn Contents>,
     data_start: usize,
     entries: HashMap<String, Entry>,
 }
@@ -92,26 +128,45 @@ pub struct RawTensor<'a> {
     pub bytes: &'a [u8],
 }
 
+/// A tensor's bytes read from its file, with the blob they lie in (which a converter may
+/// keep instead of copying).
+pub struct ReadTensor<'a> {
+    pub dtype: FileDType,
+    pub shape: &'a [usize],
+    pub blob: Blob,
+    range: Range<usize>,
+}
+
+impl ReadTensor<'_> {
+    pub fn raw(&self) -> RawTensor<'_> {
+        RawTensor {
+            dtype: self.dtype,
+            shape: self.shape,
+            bytes: &(*self.blob).as_ref()[self.range.clone()],
+        }
+    }
+}
+
 impl SafeTensors {
-    pub fn parse(file: &str, blob: Blob) -> Result<Self, LoadError> {
+    pub fn parse(file: &str, contents: impl Contents + 'static) -> Result<Self, LoadError> {
         let bad = |message: String| LoadError::BadHeader {
             file: file.to_string(),
             message,
         };
-        let bytes = (*blob).as_ref();
-        let len_bytes: [u8; 8] = bytes
-            .get(..8)
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| bad(format!("only {} bytes long", bytes.len())))?;
+        let len = contents.len();
+        if len < 8 {
+            return Err(bad(format!("only {len} bytes long")));
+        }
+        let (blob, at) = contents.read(0..8);
+        let len_bytes: [u8; 8] = (*blob).as_ref()[at].try_into().expect("8 bytes");
         let header_len = u64::from_le_bytes(len_bytes) as usize;
-        let header = bytes
-            .get(8..8usize.saturating_add(header_len))
-            .ok_or_else(|| {
-                bad(format!(
-                    "the header claims {header_len} bytes but the file has {} (truncated?)",
-                    bytes.len()
-                ))
-            })?;
+        if header_len > len - 8 {
+            return Err(bad(format!(
+                "the header claims {header_len} bytes but the file has {len} (truncated?)"
+            )));
+        }
+        let (blob, at) = contents.read(8..8 + header_len);
+        let header = &(*blob).as_ref()[at];
         let mut raw: HashMap<String, serde_json::Value> =
             serde_json::from_slice(header).map_err(|e| bad(format!("header JSON: {e}")))?;
         raw.remove("__metadata__");
@@ -124,18 +179,13 @@ impl SafeTensors {
         Ok(Self {
             file: file.to_string(),
             data_start: 8 + header_len,
-            blob,
+            contents: Box::new(contents),
             entries,
         })
     }
 
     pub fn file(&self) -> &str {
         &self.file
-    }
-
-    /// The whole file's contents, which every tensor's bytes lie in.
-    pub fn blob(&self) -> &Blob {
-        &self.blob
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -155,7 +205,7 @@ impl SafeTensors {
     }
 
     /// The tensor's bytes, checked against its dtype, shape and the file's length.
-    pub fn tensor(&self, name: &str) -> Result<RawTensor<'_>, LoadError> {
+    pub fn tensor(&self, name: &str) -> Result<ReadTensor<'_>, LoadError> {
         let entry = self
             .entries
             .get(name)
@@ -169,14 +219,14 @@ impl SafeTensors {
             dtype: entry.dtype.clone(),
         })?;
         let [start, end] = entry.data_offsets;
-        let data = &(*self.blob).as_ref()[self.data_start.min((*self.blob).as_ref().len())..];
-        if start > end || end > data.len() {
+        let available = self.contents.len().saturating_sub(self.data_start);
+        if start > end || end > available {
             return Err(LoadError::Truncated {
                 file: self.file.clone(),
                 tensor: name.to_string(),
                 start,
                 end,
-                available: data.len(),
+                available,
             });
         }
         let expected = dtype.bytes(entry.shape.iter().product::<usize>());
@@ -192,10 +242,14 @@ impl SafeTensors {
                 ),
             });
         }
-        Ok(RawTensor {
+        let (blob, range) = self
+            .contents
+            .read(self.data_start + start..self.data_start + end);
+        Ok(ReadTensor {
             dtype,
             shape: &entry.shape,
-            bytes: &data[start..end],
+            blob,
+            range,
         })
     }
 }

@@ -9,7 +9,7 @@ use burn::tensor::{DType, Device, Tensor, TensorData, bf16, f16};
 
 use super::architecture::{LayerTensor, TensorId};
 use super::gguf::{GgmlType, Gguf, GgufError};
-use super::safetensors::{Blob, FileDType, RawTensor, SafeTensors};
+use super::safetensors::{Blob, Contents, FileDType, RawTensor, SafeTensors};
 use super::{LoadError, ModelConfig};
 
 pub const SINGLE_FILE: &str = "model.safetensors";
@@ -23,10 +23,19 @@ pub trait FileSource {
     fn read(&self, file: &str) -> Result<Option<Blob>, LoadError>;
 
     fn require(&self, file: &str) -> Result<Blob, LoadError> {
-        self.read(file)?.ok_or_else(|| LoadError::MissingFile {
+        self.read(file)?.ok_or_else(|| self.missing(file))
+    }
+
+    /// A weights file, for reading a tensor at a time; by default the whole file read.
+    fn contents(&self, file: &str) -> Result<Box<dyn Contents>, LoadError> {
+        Ok(Box::new(self.require(file)?))
+    }
+
+    fn missing(&self, file: &str) -> LoadError {
+        LoadError::MissingFile {
             file: file.to_string(),
             location: self.location(),
-        })
+        }
     }
 }
 
@@ -107,7 +116,7 @@ impl Weights {
         match source.read(INDEX_FILE)? {
             Some(index) => Self::open_sharded(source, index),
             None => {
-                let file = SafeTensors::parse(SINGLE_FILE, source.require(SINGLE_FILE)?)?;
+                let file = SafeTensors::parse(SINGLE_FILE, source.contents(SINGLE_FILE)?)?;
                 let by_name = file.names().map(|n| (n.to_string(), 0)).collect();
                 Ok(Self::new(vec![file], by_name, SINGLE_FILE))
             }
@@ -138,7 +147,7 @@ impl Weights {
         let shard_names = index.shards();
         let mut files = Vec::with_capacity(shard_names.len());
         for name in &shard_names {
-            files.push(SafeTensors::parse(name, source.require(name)?)?);
+            files.push(SafeTensors::parse(name, source.contents(name)?)?);
         }
         let mut by_name = HashMap::with_capacity(index.weight_map.len());
         for (tensor, shard) in &index.weight_map {
@@ -211,11 +220,11 @@ impl Weights {
                         tensor: name.clone(),
                     }
                 })?;
-                let raw = file.tensor(&name)?;
-                if raw.shape != shape {
-                    return Err(shape_error(file.file(), name, raw.shape));
+                let read = file.tensor(&name)?;
+                if read.shape != shape {
+                    return Err(shape_error(file.file(), name, read.shape));
                 }
-                f(file.file(), &raw, file.blob())
+                f(file.file(), &read.raw(), &read.blob)
             }
             Files::Gguf {
                 header,

@@ -3,14 +3,14 @@
 //! Values cross the boundary as JSON text and byte arrays, so the JavaScript side stays thin.
 
 mod device;
+mod files;
 mod response;
 
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::model::Precision;
-use js_sys::{Function, Map, Promise, Uint8Array};
+use js_sys::{Function, Map, Promise};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
@@ -19,7 +19,6 @@ use crate::contract::{DEFAULT_BODY_LIMIT, Endpoint, Received};
 use crate::engine::Engine;
 use crate::local_runner::{LocalRunner, Pause};
 use crate::model::gguf::{self, Gguf};
-use crate::model::safetensors::Blob;
 use crate::service::{Config, ServedModel, Service};
 pub use response::WasmResponse;
 
@@ -102,7 +101,7 @@ impl WasmEngine {
         report_panics();
         let options: LoadOptions = serde_json::from_str(&options)
             .map_err(|e| JsError::new(&format!("load options: {e}")))?;
-        let files = take_files(&files);
+        let files = files::PageFiles::take(&files).map_err(|e| JsError::new(&e))?;
         let asked = options
             .dtype
             .as_deref()
@@ -113,18 +112,22 @@ impl WasmEngine {
             })
             .transpose()?;
         // A `.gguf` file is the whole model; unasked, it runs in its own format.
-        let gguf = files.keys().find(|name| name.ends_with(".gguf")).cloned();
+        let gguf = files
+            .resident
+            .keys()
+            .find(|name| name.ends_with(".gguf"))
+            .cloned();
         let dtype = match (&gguf, asked) {
             (_, Some(dtype)) => dtype,
             (None, None) => Precision::F32,
             (Some(name), None) => {
-                let header = Gguf::parse(name, (*files[name]).as_ref())
+                let header = Gguf::parse(name, (*files.resident[name]).as_ref())
                     .map_err(|e| JsError::new(&e.to_string()))?;
                 gguf::model::default_precision(&header)
             }
         };
         let unavailable = options.webgpu_unavailable.as_deref();
-        let picked = device::pick(&options.device, unavailable, &files, dtype).await?;
+        let picked = device::pick(&options.device, unavailable, &files.resident, dtype).await?;
         let progress = Box::new(move |loaded: u64, total: u64| {
             if let Some(f) = &on_progress {
                 let _ = f.call2(&JsValue::NULL, &loaded.into(), &total.into());
@@ -133,7 +136,7 @@ impl WasmEngine {
         let started = js_sys::Date::now();
         let engine = match gguf {
             Some(name) => {
-                let blob = files[&name].clone();
+                let blob = files.resident[&name].clone();
                 Engine::load_gguf(&name, blob, &picked.device, Some(dtype), progress)
             }
             None => Engine::load_with_progress(&files, &picked.device, dtype, progress),
@@ -163,6 +166,8 @@ impl WasmEngine {
             "adapter": picked.adapter,
             "maxBufferBytes": picked.max_buffer_bytes,
             "loadMs": load_ms,
+            // wasm memory never shrinks: this is the most the load held at once.
+            "loadHeapBytes": core::arch::wasm32::memory_size(0) * 65536,
         });
         Ok(WasmEngine {
             inner: Rc::new(Inner {
@@ -175,7 +180,7 @@ impl WasmEngine {
     }
 
     /// What was loaded where, as JSON: modelId, contextLength, dtype, device ("webgpu" or
-    /// "cpu"), reason (why that device), adapter, maxBufferBytes, loadMs.
+    /// "cpu"), reason (why that device), adapter, maxBufferBytes, loadMs, loadHeapBytes.
     pub fn info(&self) -> String {
         self.inner.info.clone()
     }
@@ -220,16 +225,4 @@ impl WasmEngine {
             body,
         )
     }
-}
-
-/// The files as the loader reads them. Each is copied into wasm memory once; the caller
-/// drops its copies.
-fn take_files(files: &Map) -> HashMap<String, Blob> {
-    let mut out = HashMap::new();
-    files.for_each(&mut |value, key| {
-        if let (Some(name), Ok(bytes)) = (key.as_string(), value.dyn_into::<Uint8Array>()) {
-            out.insert(name, Arc::new(bytes.to_vec()) as Blob);
-        }
-    });
-    out
 }

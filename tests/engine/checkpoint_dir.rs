@@ -103,3 +103,85 @@ fn loading_reports_progress_up_to_every_weight_byte() {
         "grows with every tensor"
     );
 }
+
+/// Weights files read a tensor at a time (as the browser reads the page's fetched files):
+/// the same model as the whole files in memory, and no read larger than one tensor.
+#[test]
+fn weights_read_a_tensor_at_a_time_load_the_same_model() {
+    use std::collections::HashMap;
+    use std::ops::Range;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use hearth::model::safetensors::{Blob, Contents};
+    use hearth::model::{FileSource, LoadError};
+
+    struct Ranged {
+        file: Blob,
+        largest: Arc<AtomicUsize>,
+        reads: Arc<Mutex<Vec<Range<usize>>>>,
+    }
+    impl Contents for Ranged {
+        fn len(&self) -> usize {
+            (*self.file).as_ref().len()
+        }
+        fn read(&self, range: Range<usize>) -> (Blob, Range<usize>) {
+            self.largest.fetch_max(range.len(), Ordering::Relaxed);
+            self.reads.lock().unwrap().push(range.clone());
+            let copy = (*self.file).as_ref()[range].to_vec();
+            let len = copy.len();
+            (Arc::new(copy), 0..len)
+        }
+    }
+    struct Source {
+        files: HashMap<String, Blob>,
+        largest: Arc<AtomicUsize>,
+        reads: Arc<Mutex<Vec<Range<usize>>>>,
+    }
+    impl FileSource for Source {
+        fn location(&self) -> String {
+            "ranged files".into()
+        }
+        fn read(&self, file: &str) -> Result<Option<Blob>, LoadError> {
+            assert!(!file.ends_with(".safetensors"), "{file} read whole");
+            Ok(self.files.get(file).cloned())
+        }
+        fn contents(&self, file: &str) -> Result<Box<dyn Contents>, LoadError> {
+            Ok(Box::new(Ranged {
+                file: self
+                    .files
+                    .get(file)
+                    .cloned()
+                    .ok_or_else(|| self.missing(file))?,
+                largest: self.largest.clone(),
+                reads: self.reads.clone(),
+            }))
+        }
+    }
+
+    let f32 = Some(hearth::model::safetensors::FileDType::F32);
+    let files = common::model_files_with("tiny-mqa-untied", f32, 2);
+    let source = Source {
+        files: files.clone(),
+        largest: Arc::default(),
+        reads: Arc::default(),
+    };
+    let device = Device::flex();
+    let streamed = Engine::load(&source, &device, Precision::F32).unwrap();
+    let resident = Engine::load(&files, &device, Precision::F32).unwrap();
+    let config = resident.model.config();
+    // The largest tensor: the embedding (and the untied lm_head), vocabulary x hidden in f32.
+    let largest = config.vocab_size * config.hidden_size * 4;
+    assert_eq!(source.largest.load(Ordering::Relaxed), largest);
+    let reads = source.reads.lock().unwrap();
+    let tensors = hearth::model::architecture::tensors(config).len();
+    // Per shard two header reads (its length, its JSON), then one read per tensor.
+    assert_eq!(reads.len(), 2 * 2 + tensors, "{reads:?}");
+
+    let prompt = [9707, 11, 1879, 0, 151644];
+    let logits = |engine: &Engine| {
+        let mut cache = engine.model.new_cache(prompt.len());
+        crate::parity::read_row(engine.model.forward(&prompt, &mut cache))
+    };
+    assert_eq!(logits(&streamed), logits(&resident));
+}

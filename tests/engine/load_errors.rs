@@ -37,7 +37,8 @@ fn edit_weights(
     .unwrap();
     let mut tensors = std::collections::BTreeMap::new();
     for name in parsed.names() {
-        let raw = parsed.tensor(name).unwrap();
+        let read = parsed.tensor(name).unwrap();
+        let raw = read.raw();
         tensors.insert(
             name.to_string(),
             (raw.dtype, raw.shape.to_vec(), raw.bytes.to_vec()),

@@ -63,6 +63,11 @@ export class Engine {
   readonly dtype: string;
   /** Milliseconds from the files being in memory to the model being ready on the device. */
   readonly loadMs: number;
+  /**
+   * Bytes of wasm memory once loaded: the most the load held at once (weights files stay in
+   * JavaScript memory and pass into wasm a tensor at a time).
+   */
+  readonly loadHeapBytes: number;
 
   /** Resolves to the envelope; errors are envelopes too, never thrown. */
   completionMessages(request: CompletionRequest): Promise<Envelope>;

@@ -24,6 +24,7 @@ export class Engine {
     this.contextLength = info.contextLength;
     this.dtype = info.dtype;
     this.loadMs = info.loadMs;
+    this.loadHeapBytes = info.loadHeapBytes;
     this.device = {
       kind: info.device,
       reason: info.reason,

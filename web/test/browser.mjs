@@ -65,7 +65,7 @@ export async function loadEngine(page, modelPath, options = {}) {
       window.engine?.dispose();
       window.engine = await Engine.load(modelPath, options);
       const e = window.engine;
-      return { device: e.device, modelId: e.modelId, dtype: e.dtype, loadMs: e.loadMs, contextLength: e.contextLength };
+      return { device: e.device, modelId: e.modelId, dtype: e.dtype, loadMs: e.loadMs, loadHeapBytes: e.loadHeapBytes, contextLength: e.contextLength };
     },
     { modelPath, options },
   );
