@@ -7,7 +7,7 @@ use hearth::model::{Network, Precision, Weights};
 
 use crate::common;
 use crate::parity::read_row;
-use crate::quantized::agreement_with;
+use crate::quantized::{FLOORS, agreement_with};
 
 fn gpu() -> Device {
     hearth::backend::wgpu()
@@ -60,23 +60,15 @@ fn quantized_formats_agree_with_f32_as_on_the_cpu() {
     let device = gpu();
     for preset in ["tiny-gqa-tied", "tiny-mqa-untied"] {
         let reference = common::load(preset, &Device::flex(), Precision::F32);
-        for (precision, floor, bound) in [(Precision::Q8, 0.85, 0.1), (Precision::Q4, 0.35, 0.6)] {
+        for (precision, floor, bound) in FLOORS
+            .into_iter()
+            .filter(|f| matches!(f.0, Precision::Q8 | Precision::Q4))
+        {
             let gpu = common::load(preset, &device, precision);
-            let a = agreement_with(&reference, &gpu);
-            eprintln!(
-                "{preset} {precision} on the GPU: greedy agreement with f32 {:.1}%, max logit error {:.3e}",
-                a.rate * 100.0,
-                a.max_logit_error
-            );
-            assert!(
-                a.rate >= floor,
-                "{preset} {precision}: agreement {}",
-                a.rate
-            );
-            assert!(
-                a.max_logit_error <= bound,
-                "{preset} {precision}: {}",
-                a.max_logit_error
+            agreement_with(&reference, &gpu).check(
+                &format!("{preset} {precision} on the GPU"),
+                floor,
+                bound,
             );
         }
     }

@@ -15,6 +15,23 @@ pub struct Agreement {
     pub max_logit_error: f64,
 }
 
+impl Agreement {
+    /// Asserts the floor and the bound, after printing what was measured.
+    pub fn check(&self, label: &str, floor: f64, bound: f64) {
+        eprintln!(
+            "{label}: greedy agreement with f32 {:.1}% over {TOKENS} tokens, max logit error {:.3e}",
+            self.rate * 100.0,
+            self.max_logit_error
+        );
+        assert!(self.rate >= floor, "{label}: agreement {}", self.rate);
+        assert!(
+            self.max_logit_error <= bound,
+            "{label}: logit error {}",
+            self.max_logit_error
+        );
+    }
+}
+
 /// Runs f32 greedily for [`TOKENS`] tokens from the golden conversation, then feeds the same
 /// tokens to `precision` and compares each step's argmax and logits.
 pub fn agreement(preset: &str, precision: Precision) -> Agreement {
@@ -61,6 +78,14 @@ pub fn agreement_with(
     }
 }
 
+/// Each narrower format's floor under greedy agreement and bound on logit error, against f32.
+pub const FLOORS: [(Precision, f64, f64); 4] = [
+    (Precision::F16, 0.95, 0.05),
+    (Precision::BF16, 0.9, 0.2),
+    (Precision::Q8, 0.85, 0.1),
+    (Precision::Q4, 0.35, 0.6),
+];
+
 /// Floors under what was measured (tied / untied: f16 and bf16 100%, q8 92% / 94%, q4 52% /
 /// 42%, max logit errors 0.024 / 0.034 in q8 and 0.28 / 0.36 in q4). The test models' random
 /// weights give nearly flat logits, so q4's rounding flips many near-ties; a kernel or
@@ -68,28 +93,8 @@ pub fn agreement_with(
 #[test]
 fn narrower_formats_stay_close_to_f32() {
     for preset in ["tiny-gqa-tied", "tiny-mqa-untied"] {
-        for (precision, floor, bound) in [
-            (Precision::F16, 0.95, 0.05),
-            (Precision::BF16, 0.9, 0.2),
-            (Precision::Q8, 0.85, 0.1),
-            (Precision::Q4, 0.35, 0.6),
-        ] {
-            let a = agreement(preset, precision);
-            eprintln!(
-                "{preset} {precision}: greedy agreement with f32 {:.1}% over {TOKENS} tokens, max logit error {:.3e}",
-                a.rate * 100.0,
-                a.max_logit_error
-            );
-            assert!(
-                a.rate >= floor,
-                "{preset} {precision}: agreement {}",
-                a.rate
-            );
-            assert!(
-                a.max_logit_error <= bound,
-                "{preset} {precision}: logit error {}",
-                a.max_logit_error
-            );
+        for (precision, floor, bound) in FLOORS {
+            agreement(preset, precision).check(&format!("{preset} {precision}"), floor, bound);
         }
     }
 }

@@ -7,6 +7,7 @@ use super::matrix::Format;
 
 const COMMON: &str = include_str!("shaders/common.wgsl");
 const SCALES: &str = include_str!("shaders/scales.wgsl");
+const SUM: &str = include_str!("shaders/sum.wgsl");
 
 /// A kernel's specialised source and the bindings it takes.
 pub struct Source {
@@ -45,7 +46,11 @@ impl Template<'_> {
                 signature.push((2, Access::Read));
             }
         }
-        text.push_str(&keep_sections(self.body, &self.flags));
+        let body = keep_sections(self.body, &self.flags);
+        if body.contains("workgroup_sum(") {
+            text.push_str(SUM);
+        }
+        text.push_str(&body);
         let wg = self.workgroup.to_string();
         for (key, value) in self.values.iter().chain([&("WG", wg)]) {
             text = text.replace(&format!("{{{{{key}}}}}"), value);

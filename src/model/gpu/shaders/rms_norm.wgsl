@@ -7,8 +7,6 @@ const EPS: f32 = {{EPS}};
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-var<workgroup> sums: array<f32, WG>;
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
 //#if LAST
@@ -23,15 +21,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let v = x[t * H + i];
         s += v * v;
     }
-    sums[lid] = s;
-    workgroupBarrier();
-    for (var k = WG / 2u; k > 0u; k >>= 1u) {
-        if lid < k {
-            sums[lid] += sums[lid + k];
-        }
-        workgroupBarrier();
-    }
-    let scale = 1.0 / sqrt(sums[0] / f32(H) + EPS);
+    let scale = 1.0 / sqrt(workgroup_sum(s, lid) / f32(H) + EPS);
     for (var i = lid; i < H; i += WG) {
         out[o * H + i] = x[t * H + i] * scale * weight[i];
     }

@@ -17,7 +17,6 @@ const QKV: u32 = (QH + 2u * KVH) * D;
 const EPS: f32 = {{EPS}};
 @group(0) @binding(4) var<storage, read> q_norm: array<f32>;
 @group(0) @binding(5) var<storage, read> k_norm: array<f32>;
-var<workgroup> sums: array<f32, WG>;
 //#endif
 
 @compute @workgroup_size(WG)
@@ -43,15 +42,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let v = qkv[base + i];
         s += v * v;
     }
-    sums[lid] = s;
-    workgroupBarrier();
-    for (var k = WG / 2u; k > 0u; k >>= 1u) {
-        if lid < k {
-            sums[lid] += sums[lid + k];
-        }
-        workgroupBarrier();
-    }
-    scale = 1.0 / sqrt(sums[0] / f32(D) + EPS);
+    scale = 1.0 / sqrt(workgroup_sum(s, lid) / f32(D) + EPS);
 //#endif
     for (var j = lid; j < HALF; j += WG) {
         var a = qkv[base + j] * scale;
