@@ -26,7 +26,7 @@ try {
   const info = await loadEngine(page, `/models/${preset}/`, { device, dtype, cache: false });
   const started = Date.now();
   const answer = await page.evaluate(() =>
-    window.engine.completionMessages({ messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4, temperature: 0 }),
+    window.engine.completionMessages({ model: window.engine.modelId, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4, temperature: 0 }),
   );
   if (answer.code !== 0) throw new Error(JSON.stringify(answer));
   console.log(
