@@ -12,7 +12,10 @@ mod ops;
 mod simd;
 
 use kernels::{Job, QuantizedInput, matmul};
-pub(crate) use matrix::{Data, Matrix, to_f32};
+// The GPU network uploads the same formats.
+#[cfg(feature = "wgpu")]
+pub(crate) use matrix::Data;
+pub(crate) use matrix::{Matrix, to_f32};
 
 use super::architecture::TensorId;
 use super::layout::{self, Layer};
