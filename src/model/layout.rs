@@ -1,6 +1,6 @@
 //! The checkpoint's tensors gathered into layers: one walk over the architecture description
-//! that both networks (burn tensors on a GPU, host kernels on the CPU) load through, each in
-//! its own storage.
+//! that every network (our kernels on the CPU and on a GPU, burn's tensor ops) loads through,
+//! each in its own storage.
 
 use super::architecture::{LayerTensor, TensorId, TensorSpec, layer_tensors};
 use super::{LoadError, ModelConfig};

@@ -1,5 +1,6 @@
 //! The decoder families (Qwen2, Qwen3, Llama): their description, the typed config, the
-//! checkpoint files, and the network on the CPU (our kernels) or a GPU (burn tensors).
+//! checkpoint files, and the network on the CPU or a GPU (our kernels; burn's tensor ops as
+//! the baseline).
 
 pub mod architecture;
 mod cache;
