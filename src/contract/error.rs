@@ -1,26 +1,8 @@
 //! The contract's errors: one table, one constructor per row.
 //!
 //! [`ERROR_TABLE`] is the only place where a status, a code or an OpenAI error type is
-//! written down; constructors, the OpenAI mapping and the tests all read it. The table
-//! below is CONTRACT.md's error table plus the two rows a proxying edge worker needs
-//! (502 and 504), which CONTRACT.md does not list yet. A unit test checks that this
-//! comment and [`ERROR_TABLE`] agree row for row.
-//!
-//! | HTTP | code | kind | when |
-//! |---|---|---|---|
-//! | 400 | 40000 | bad_json | the body is not JSON (the message gives line and column) |
-//! | 400 | 40001 | invalid_field | a field is missing, of the wrong type or out of range (the message names it) |
-//! | 400 | 40002 | context_exceeded | the prompt alone does not fit the model's context length |
-//! | 401 | 40100 | unauthorized | missing, malformed or wrong API key |
-//! | 404 | 40400 | unknown_model | unknown model (the message lists the served ids) |
-//! | 404 | 40401 | unknown_path | unknown path |
-//! | 405 | 40500 | method_not_allowed | wrong method (with an `Allow` header) |
-//! | 413 | 41300 | body_too_large | body over the limit (1 MiB by default) |
-//! | 415 | 41500 | unsupported_media_type | unsupported content type |
-//! | 503 | 50300 | busy | the server is at capacity (with `Retry-After`) |
-//! | 500 | 50000 | internal | an internal fault; the process keeps serving |
-//! | 502 | 50200 | bad_gateway | the upstream answered garbage or an error (the message gives its status) |
-//! | 504 | 50400 | gateway_timeout | the upstream did not answer in time |
+//! written down; constructors, the OpenAI mapping and the tests all read it. docs/CONTRACT.md
+//! publishes it, and a unit test checks that its table and [`ERROR_TABLE`] agree row for row.
 
 use std::fmt::Display;
 

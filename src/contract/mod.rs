@@ -1,4 +1,4 @@
-//! The completion_messages contract (shared/spec/CONTRACT.md) as pure functions: request
+//! The completion_messages contract (docs/CONTRACT.md) as pure functions: request
 //! rules, the error table and the response shapes, with no I/O, model or async, so the
 //! native server, the edge worker and the browser package call the same code and answer
 //! the same way.

@@ -1,5 +1,5 @@
 // hearth in the browser: Qwen2-family chat models on WebGPU or the CPU, answering
-// POST /api/v1/chat/completion_messages (see shared/spec/create-chat-completion.md).
+// POST /api/v1/chat/completion_messages (see docs/CONTRACT.md in the repository).
 
 /** One file's progress while a checkpoint loads. */
 export interface Progress {
