@@ -5,6 +5,7 @@ mod chat_cli;
 mod checkpoint_dir;
 mod common;
 mod contract_cases;
+mod docs;
 mod families;
 mod generation;
 mod gguf;
