@@ -26,34 +26,32 @@ fn slug(heading: &str) -> String {
         .collect()
 }
 
-fn anchors(text: &str) -> Vec<String> {
+/// The lines outside fenced code blocks.
+fn prose(text: &str) -> impl Iterator<Item = &str> {
     let mut in_code = false;
-    let mut out = Vec::new();
-    for line in text.lines() {
+    text.lines().filter(move |line| {
         if line.starts_with("```") {
             in_code = !in_code;
-        } else if !in_code && line.starts_with('#') {
-            out.push(slug(line.trim_start_matches('#')));
+            return false;
         }
-    }
-    out
+        !in_code
+    })
+}
+
+fn anchors(text: &str) -> Vec<String> {
+    prose(text)
+        .filter(|line| line.starts_with('#'))
+        .map(|line| slug(line.trim_start_matches('#')))
+        .collect()
 }
 
 /// The targets of `[text](target)` links outside code blocks and code spans.
 fn links(text: &str) -> Vec<String> {
-    let mut in_code = false;
     let mut out = Vec::new();
-    for line in text.lines() {
-        if line.starts_with("```") {
-            in_code = !in_code;
-            continue;
-        }
-        if in_code {
-            continue;
-        }
+    for line in prose(text) {
         // Code spans may hold `](` that is no link.
-        let prose: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
-        let mut rest = prose.as_str();
+        let spans_out: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+        let mut rest = spans_out.as_str();
         while let Some(at) = rest.find("](") {
             let after = &rest[at + 2..];
             let Some(end) = after.find(')') else { break };
