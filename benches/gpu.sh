@@ -4,9 +4,10 @@
 # buffers created), counted where hearth launches work, and the same counted from outside by
 # a Vulkan layer (benches/vulkan-count: the difference between a 2 x GEN_TOKENS and a
 # GEN_TOKENS decode, so loading and warm-up cancel out; for hearth's network only, since
-# burn's autotuning launches a different number of trial kernels in each process). On Mesa's lavapipe the time per
-# token is mostly per-dispatch cost, so this shows the overhead even without a GPU; on a
-# real GPU it is the speed. Needs gcc and Debian's libvulkan-dev for the layer.
+# burn's autotuning launches a different number of trial kernels in each process). On Mesa's
+# lavapipe the time per token is mostly per-dispatch cost, so this shows the overhead even
+# without a GPU; on a real GPU it is the speed. Needs gcc and Debian's libvulkan-dev for the
+# layer.
 #
 #   bash benches/gpu.sh [PRESETS] [DTYPES] [GEN_TOKENS]
 #        (default: "tiny-gqa-tied qwen2-0.5b" "f32 q8" 16)

@@ -281,6 +281,9 @@ impl GpuCache {
                 bytemuck::cast_slice(inputs.sin),
             ),
         ];
+        // Only a consumed mapping is asked for again: one still pending (in a browser, until
+        // the page's event loop turns) must not be mapped twice.
+        let mut remap = false;
         if self.wait_for_upload() {
             {
                 let mut view = b
@@ -300,6 +303,7 @@ impl GpuCache {
                 let len = bytes.len() as u64;
                 encoder.copy_buffer_to_buffer(&b.upload, STEP_BYTES + at, &b.tables, at, len);
             }
+            remap = true;
         } else {
             gpu.queue
                 .write_buffer(&b.step, 0, bytemuck::cast_slice(&step));
@@ -330,8 +334,11 @@ impl GpuCache {
         gpu.submit(encoder);
         self.passes.fetch_add(1, Ordering::Release);
         self.len += n;
-        self.upload_ready = Arc::new(AtomicBool::new(false));
-        map_for_writing(&b.upload, &self.upload_ready);
+        if remap {
+            // The last mapping's callback has run, so the flag can be reused.
+            self.upload_ready.store(false, Ordering::Release);
+            map_for_writing(&b.upload, &self.upload_ready);
+        }
     }
 
     /// Whether the upload buffer is mapped, waiting for it natively; in a browser, where
