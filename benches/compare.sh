@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # hearth against llama.cpp on the Qwen2-0.5B-shaped test model: llama-bench (through
-# ../shared/bench/peer-bench.sh) and `hearth bench`, in the same run, on the same thread count,
+# benches/peer/llama-bench.sh) and `hearth bench`, in the same run, on the same thread count,
 # then one table of tokens/s with the ratios hearth / llama.cpp per dtype.
 #
 #   bash benches/compare.sh [THREADS] [DTYPES]       (default: 2 "f32 f16 bf16 q8 q4")
@@ -10,13 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=${1:-2}
 DTYPES=${2:-f32 f16 bf16 q8 q4}
-PEER_BENCH=${PEER_BENCH:-../shared/bench/peer-bench.sh}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/hearth/target}
-
-cargo build --release --quiet
-hearth=$CARGO_TARGET_DIR/release/hearth
-model=${HEARTH_CACHE:-$HOME/.cache/hearth}/test-models/qwen2-0.5b
-[ -f "$model/config.json" ] || "$hearth" make-test-model --out "$model" --preset qwen2-0.5b
+PEER_BENCH=${PEER_BENCH:-benches/peer/llama-bench.sh}
+# shellcheck source=benches/test-model.sh
+source benches/test-model.sh
 
 results=$(mktemp)
 errors=$(mktemp)

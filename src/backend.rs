@@ -123,16 +123,22 @@ fn register(device: &Device, setup: &burn::tensor::wgpu::WgpuSetup) -> GpuInfo {
     }
 }
 
+/// Why no wgpu adapter could be set up, in burn's words.
+#[cfg(feature = "wgpu")]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct NoAdapter(String);
+
 /// The default wgpu adapter, or why there is none.
 /// Initialized once per process (burn refuses a second initialization).
 #[cfg(all(feature = "wgpu", not(target_family = "wasm")))]
-pub fn wgpu() -> Result<(Device, GpuInfo), String> {
-    static WGPU: std::sync::OnceLock<Result<(Device, GpuInfo), String>> =
+pub fn wgpu() -> Result<(Device, GpuInfo), NoAdapter> {
+    static WGPU: std::sync::OnceLock<Result<(Device, GpuInfo), NoAdapter>> =
         std::sync::OnceLock::new();
     WGPU.get_or_init(|| {
         let (device, setup) = Device::wgpu_options()
             .init_with_setup()
-            .map_err(|e| format!("{e:?}"))?;
+            .map_err(|e| NoAdapter(format!("{e:?}")))?;
         let info = register(&device, &setup);
         Ok((device, info))
     })
@@ -141,11 +147,11 @@ pub fn wgpu() -> Result<(Device, GpuInfo), String> {
 
 /// The browser's WebGPU adapter, or why there is none.
 #[cfg(all(feature = "wgpu", target_family = "wasm"))]
-pub async fn webgpu() -> Result<(Device, GpuInfo), String> {
+pub async fn webgpu() -> Result<(Device, GpuInfo), NoAdapter> {
     let (device, setup) = Device::wgpu_options()
         .init_with_setup_async()
         .await
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| NoAdapter(format!("{e:?}")))?;
     let info = register(&device, &setup);
     Ok((device, info))
 }

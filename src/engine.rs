@@ -45,8 +45,7 @@ impl Engine {
         precision: Option<Precision>,
         progress: LoadProgress,
     ) -> Result<Self, LoadError> {
-        let header =
-            Gguf::parse(file, (*blob).as_ref()).map_err(|e| LoadError::Gguf(e.to_string()))?;
+        let header = Gguf::parse(file, (*blob).as_ref())?;
         let config = gguf::model::config(&header, (*blob).as_ref())?;
         let text = gguf::model::text_metadata(&header)?;
         let tokenizer_json = gguf::tokenizer::tokenizer_json(&header)?;
@@ -91,7 +90,7 @@ fn load_format(source: &dyn FileSource, config: &ModelConfig) -> Result<ChatForm
 /// The tokenizer, chat template and stop tokens of `config`'s model, checked against it.
 pub fn chat_format(files: TextFiles<'_>, config: &ModelConfig) -> Result<ChatFormat, LoadError> {
     let format = ChatFormat::from_files(files, config.family.spec().chatml_fallback)
-        .map_err(|e| LoadError::Text(e.to_string()))?;
+        .map_err(|e| LoadError::Text(e.into()))?;
     let tokens = format.tokenizer().vocab_size();
     if tokens > config.vocab_size {
         return Err(LoadError::Config {

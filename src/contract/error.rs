@@ -12,10 +12,12 @@ pub enum ErrorKind {
     BadJson,
     InvalidField,
     ContextExceeded,
+    BrokenBody,
     Unauthorized,
     UnknownModel,
     UnknownPath,
     MethodNotAllowed,
+    RequestTimeout,
     BodyTooLarge,
     UnsupportedMediaType,
     Busy,
@@ -71,6 +73,8 @@ pub const ERROR_TABLE: &[ErrorRow] = &[
         "a field is missing, of the wrong type or out of range (the message names it)"),
     row(ErrorKind::ContextExceeded, "context_exceeded", 400, 40002, INVALID,
         "context_length_exceeded", "the prompt alone does not fit the model's context length"),
+    row(ErrorKind::BrokenBody, "broken_body", 400, 40003, INVALID, "invalid_body",
+        "the body could not be read to its end (the message says why)"),
     row(ErrorKind::Unauthorized, "unauthorized", 401, 40100, INVALID, "invalid_api_key",
         "missing, malformed or wrong API key"),
     row(ErrorKind::UnknownModel, "unknown_model", 404, 40400, INVALID, "model_not_found",
@@ -79,6 +83,8 @@ pub const ERROR_TABLE: &[ErrorRow] = &[
         "unknown path"),
     row(ErrorKind::MethodNotAllowed, "method_not_allowed", 405, 40500, INVALID,
         "method_not_allowed", "wrong method (with an `Allow` header)"),
+    row(ErrorKind::RequestTimeout, "request_timeout", 408, 40800, INVALID, "request_timeout",
+        "the body did not arrive within the server's read timeout"),
     row(ErrorKind::BodyTooLarge, "body_too_large", 413, 41300, INVALID, "body_too_large",
         "body over the limit (1 MiB by default)"),
     row(ErrorKind::UnsupportedMediaType, "unsupported_media_type", 415, 41500, INVALID,
@@ -95,14 +101,16 @@ pub const ERROR_TABLE: &[ErrorRow] = &[
 
 impl ErrorKind {
     /// Every kind, in table order.
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 15] = [
         ErrorKind::BadJson,
         ErrorKind::InvalidField,
         ErrorKind::ContextExceeded,
+        ErrorKind::BrokenBody,
         ErrorKind::Unauthorized,
         ErrorKind::UnknownModel,
         ErrorKind::UnknownPath,
         ErrorKind::MethodNotAllowed,
+        ErrorKind::RequestTimeout,
         ErrorKind::BodyTooLarge,
         ErrorKind::UnsupportedMediaType,
         ErrorKind::Busy,
@@ -162,6 +170,22 @@ impl ApiError {
     /// the OpenAI shape can recover it as `param`.
     pub fn invalid_field(field: &str, detail: impl Display) -> Self {
         Self::new(ErrorKind::InvalidField, format!("{field}: {detail}"))
+    }
+
+    /// 400/40003: reading the body failed part way (`detail`: the transport's reason).
+    pub fn broken_body(detail: impl Display) -> Self {
+        Self::new(
+            ErrorKind::BrokenBody,
+            format!("the request body could not be read to its end: {detail}"),
+        )
+    }
+
+    /// 408/40800: the body took longer than `after_s` seconds.
+    pub fn request_timeout(after_s: u64) -> Self {
+        Self::new(
+            ErrorKind::RequestTimeout,
+            format!("the request body did not arrive within {after_s} s"),
+        )
     }
 
     /// 400/40002.
@@ -229,6 +253,13 @@ impl ApiError {
     }
 
     /// 503/50300 with `Retry-After: {retry_after_s}`.
+    /// 503/50300 while the model loads: the port is open, the service not yet.
+    pub fn loading(retry_after_s: u32) -> Self {
+        let mut e = Self::new(ErrorKind::Busy, "loading: the model is not ready yet");
+        e.retry_after = Some(retry_after_s);
+        e
+    }
+
     pub fn busy(retry_after_s: u32) -> Self {
         let mut e = Self::new(
             ErrorKind::Busy,

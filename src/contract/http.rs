@@ -67,11 +67,6 @@ impl Endpoint {
     pub fn has_body(self) -> bool {
         self.method() == "POST"
     }
-
-    /// Whether errors use OpenAI's `{"error":…}` shape instead of the envelope.
-    pub fn is_openai(self) -> bool {
-        self == Endpoint::ChatCompletions
-    }
 }
 
 /// Finds the endpoint for a method and path (a query string is ignored; paths match
@@ -224,15 +219,25 @@ pub enum Admitted {
     Health,
 }
 
-/// Applies the request rules in the module's fixed order (see the top of this file).
-/// On error, answer with `e.status`, `e.headers()` and [`error_body`].
-pub fn admit(req: &Incoming, policy: &Policy) -> Result<Admitted, ApiError> {
+/// The rules that need no body (route, key, content type), in [`admit`]'s order. A runtime
+/// that reads the body itself applies these first, so that a stranger's slow or broken body
+/// is never waited on, or answered, before the key is checked.
+pub fn admit_head(req: &Incoming, policy: &Policy) -> Result<Endpoint, ApiError> {
     let endpoint = route(req.method, req.path)?;
     if endpoint.requires_auth() {
         check_auth(req.authorization, policy.keys)?;
     }
     if endpoint.has_body() {
         check_content_type(req.content_type)?;
+    }
+    Ok(endpoint)
+}
+
+/// Applies the request rules in the module's fixed order (see the top of this file).
+/// On error, answer with `e.status`, `e.headers()` and [`error_body`].
+pub fn admit(req: &Incoming, policy: &Policy) -> Result<Admitted, ApiError> {
+    let endpoint = admit_head(req, policy)?;
+    if endpoint.has_body() {
         check_body_size(req.body.len(), policy.body_limit)?;
     }
     Ok(match endpoint {

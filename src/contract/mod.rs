@@ -22,8 +22,8 @@ mod tests;
 
 pub use error::{ApiError, ERROR_TABLE, ErrorKind, ErrorRow};
 pub use http::{
-    Admitted, DEFAULT_BODY_LIMIT, Endpoint, Incoming, Policy, ROUTES, Received, admit, check_auth,
-    check_body_size, check_content_type, error_body, route,
+    Admitted, DEFAULT_BODY_LIMIT, Endpoint, Incoming, Policy, ROUTES, Received, admit, admit_head,
+    check_auth, check_body_size, check_content_type, error_body, route,
 };
 pub use json::parse_object;
 pub use openai::{ChatCompletion, ChatCompletionChunk, OpenAiError, OpenAiRequest, OpenAiUsage};

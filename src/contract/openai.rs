@@ -51,6 +51,14 @@ pub struct OpenAiUsage {
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
     pub total_tokens: u32,
+    /// Present when some prompt tokens came from the prompt cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptTokensDetails {
+    pub cached_tokens: u32,
 }
 
 impl OpenAiUsage {
@@ -59,6 +67,17 @@ impl OpenAiUsage {
             prompt_tokens,
             completion_tokens,
             total_tokens: prompt_tokens + completion_tokens,
+            prompt_tokens_details: None,
+        }
+    }
+
+    /// With `cached_tokens` of the prompt reported as found in the prompt cache.
+    pub fn cached(self, cached_tokens: u32) -> Self {
+        let prompt_tokens_details =
+            (cached_tokens > 0).then_some(PromptTokensDetails { cached_tokens });
+        Self {
+            prompt_tokens_details,
+            ..self
         }
     }
 }
@@ -173,6 +192,15 @@ impl ChatCompletionChunk {
         }
     }
 
+    fn delta(id: &str, model: &str, created: u64, index: u32, delta: Delta) -> Self {
+        let choice = ChunkChoice {
+            index,
+            delta,
+            finish_reason: None,
+        };
+        Self::with(id, model, created, vec![choice])
+    }
+
     /// A choice's first chunk: `{"role":"assistant","content":""}`.
     pub fn role(id: &str, model: &str, created: u64, index: u32) -> Self {
         let delta = Delta {
@@ -180,19 +208,9 @@ impl ChatCompletionChunk {
             content: Some(String::new()),
             reasoning_content: None,
         };
-        Self::with(
-            id,
-            model,
-            created,
-            vec![ChunkChoice {
-                index,
-                delta,
-                finish_reason: None,
-            }],
-        )
+        Self::delta(id, model, created, index, delta)
     }
 
-    /// New text for one choice.
     /// New text of the answer, or of its thinking when `reasoning`.
     pub fn content(
         id: &str,
@@ -212,16 +230,7 @@ impl ChatCompletionChunk {
                 ..Delta::default()
             },
         };
-        Self::with(
-            id,
-            model,
-            created,
-            vec![ChunkChoice {
-                index,
-                delta,
-                finish_reason: None,
-            }],
-        )
+        Self::delta(id, model, created, index, delta)
     }
 
     /// A choice's last chunk: empty delta and its finish_reason.

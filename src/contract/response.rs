@@ -61,6 +61,10 @@ pub enum FinishReason {
     Abort,
 }
 
+pub(crate) fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 impl FinishReason {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -78,6 +82,10 @@ pub struct Usage {
     /// Tokens generated, all n answers together.
     pub completion_tokens: u32,
     pub total_tokens: u32,
+    /// Extension: prompt tokens found in the server's prompt cache instead of prefilled;
+    /// present only when some were.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cached_tokens: u32,
     /// The first answer's (the one in `answer`).
     pub finish_reason: FinishReason,
 }
@@ -163,6 +171,7 @@ impl CompletionResult {
                 prompt_tokens,
                 completion_tokens,
                 total_tokens: prompt_tokens + completion_tokens,
+                cached_tokens: 0,
                 finish_reason: first.map_or(FinishReason::Stop, |a| a.finish_reason),
             },
             created_at,

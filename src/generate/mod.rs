@@ -1,15 +1,16 @@
 //! Turning a prompt into answers: prefill once, then per answer a decode loop of sample,
 //! detokenize, match stop strings, until an end-of-turn token, a stop string or max_tokens.
 
+mod answer;
 pub mod rng;
 pub mod sampler;
 pub mod stop;
 
 pub use crate::contract::{Answer, FinishReason};
-use crate::model::{KvCache, Logits, Network};
-use crate::text::{ChatFormat, Detokenizer, TextError};
+use crate::model::{DeviceError, KvCache, Logits, Network};
+use crate::text::{ChatFormat, TextError};
+pub use answer::{Decoding, Next};
 pub use sampler::{Sampler, SamplingParams};
-use stop::StopMatcher;
 
 /// What to generate for an already tokenized prompt.
 #[derive(Debug, Clone)]
@@ -25,8 +26,8 @@ pub struct GenerationRequest {
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
-    #[error("reading from the device failed: {0}")]
-    Device(String),
+    #[error(transparent)]
+    Device(#[from] DeviceError),
     #[error(transparent)]
     Text(#[from] TextError),
 }
@@ -54,7 +55,7 @@ pub async fn generate_paced<P: Future<Output = ()>>(
     let mut cache = model.new_cache(request.prompt_ids.len() + request.max_tokens);
     let mut logits = model.forward(&request.prompt_ids, &mut cache);
     if request.n > 1 {
-        logits = logits.detached().await.map_err(GenerateError::Device)?;
+        logits = logits.detached().await?;
     }
     let mut answers = Vec::with_capacity(request.n);
     for index in 0..request.n {
@@ -88,83 +89,14 @@ async fn decode<P: Future<Output = ()>>(
     on_delta: &mut dyn FnMut(&str) -> bool,
     pause: &mut impl FnMut() -> P,
 ) -> Result<Answer, GenerateError> {
-    let mut sampler = Sampler::new(request.sampling.clone(), index as u64);
-    let mut detokenizer = Detokenizer::new(format.tokenizer());
-    let mut stop = StopMatcher::new(&request.stop);
-    let mut text = String::new();
-    let mut tokens = Vec::new();
-    let mut emit = |piece: &str, text: &mut String| {
-        if piece.is_empty() {
-            return true;
+    let mut decoding = Decoding::new(format, request, index);
+    loop {
+        match decoding.step(logits, on_delta).await? {
+            Next::Feed(id) => {
+                pause().await;
+                logits = model.forward(&[id], &mut cache);
+            }
+            Next::Finished(answer) => return Ok(answer),
         }
-        text.push_str(piece);
-        on_delta(piece)
-    };
-    let finish_reason = loop {
-        let id = next_token(logits, &mut sampler, &request.sampling).await?;
-        sampler.accept(id);
-        tokens.push(id);
-        if format.end_of_turn_ids().contains(&id) {
-            break match finish(&mut detokenizer, &mut stop, &mut text, &mut emit)? {
-                None => FinishReason::Abort,
-                Some(_) => FinishReason::Stop,
-            };
-        }
-        let pushed = stop.push(&detokenizer.push(id)?);
-        if !emit(&pushed.emit, &mut text) {
-            break FinishReason::Abort;
-        }
-        if pushed.stopped {
-            break FinishReason::Stop;
-        }
-        if tokens.len() >= request.max_tokens {
-            break match finish(&mut detokenizer, &mut stop, &mut text, &mut emit)? {
-                None => FinishReason::Abort,
-                Some(true) => FinishReason::Stop,
-                Some(false) => FinishReason::Length,
-            };
-        }
-        pause().await;
-        logits = model.forward(&[id], &mut cache);
-    };
-    Ok(Answer {
-        text,
-        reasoning: None,
-        tokens,
-        finish_reason,
-    })
-}
-
-/// Flushes what the detokenizer and the stop matcher hold back at the end of an answer:
-/// `Some(true)` when the flushed text completed a stop string, `None` when the caller aborted.
-fn finish(
-    detokenizer: &mut Detokenizer,
-    stop: &mut StopMatcher,
-    text: &mut String,
-    emit: &mut impl FnMut(&str, &mut String) -> bool,
-) -> Result<Option<bool>, GenerateError> {
-    let pushed = stop.push(&detokenizer.finish()?);
-    let tail = match pushed.stopped {
-        true => String::new(),
-        false => stop.finish(),
-    };
-    let delivered = emit(&pushed.emit, text) && emit(&tail, text);
-    Ok(delivered.then_some(pushed.stopped))
-}
-
-/// Picks the next token, reading back only what the choice needs: the argmax id for plain
-/// greedy decoding, the whole logits row when sampling or penalties are involved.
-async fn next_token(
-    logits: Logits,
-    sampler: &mut Sampler,
-    params: &SamplingParams,
-) -> Result<u32, GenerateError> {
-    let plain_greedy = params.temperature == 0.0
-        && params.presence_penalty == 0.0
-        && params.frequency_penalty == 0.0;
-    if plain_greedy {
-        return logits.argmax().await.map_err(GenerateError::Device);
     }
-    let mut row = logits.into_vec().await.map_err(GenerateError::Device)?;
-    Ok(sampler.sample(&mut row))
 }

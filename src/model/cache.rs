@@ -13,6 +13,11 @@ pub struct TensorCache {
 }
 
 impl TensorCache {
+    /// Forgets the positions from `len` on; the next pass writes there.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
     pub fn new(
         layers: usize,
         kv_heads: usize,

@@ -270,6 +270,12 @@ impl ModelConfig {
         self.head_dim
     }
 
+    /// Bytes one position takes in a KV cache: a key and a value per layer and key/value
+    /// head, in f32.
+    pub fn kv_bytes_per_position(&self) -> usize {
+        self.num_hidden_layers * 2 * self.num_key_value_heads * self.head_dim * 4
+    }
+
     /// Query heads that share one key/value head.
     pub fn group_size(&self) -> usize {
         self.num_attention_heads / self.num_key_value_heads

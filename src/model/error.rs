@@ -1,13 +1,24 @@
-//! Why a checkpoint failed to load: each variant names the file and what is wrong.
+//! Why a checkpoint failed to load (each variant names the file and what is wrong), and why
+//! a device could not hand back a result.
+
+use std::sync::Arc;
 
 use thiserror::Error;
 
-#[derive(Debug, Error, Clone, PartialEq)]
+use super::gguf::GgufError;
+use crate::text::TextError;
+
+#[derive(Debug, Error, Clone)]
 pub enum LoadError {
     #[error("{file}: not found in {location}")]
     MissingFile { file: String, location: String },
-    #[error("{file}: cannot read: {message}")]
-    Io { file: String, message: String },
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        file: String,
+        /// Shared so the error stays `Clone` (a load failure is reported to every waiter).
+        #[source]
+        source: Arc<std::io::Error>,
+    },
     #[error("{file}: invalid JSON: {message}")]
     Json { file: String, message: String },
     #[error("{file}: {message}")]
@@ -46,18 +57,19 @@ pub enum LoadError {
         tensor: String,
         dtype: String,
     },
-    #[error("{file}: tensor {tensor}: {message}")]
+    #[error("{file}: tensor {tensor}: {source}")]
     Tensor {
         file: String,
         tensor: String,
-        message: String,
+        #[source]
+        source: TensorError,
     },
     /// A GGUF file; the message names it, the tensor or key, and what is wrong.
-    #[error("{0}")]
-    Gguf(String),
+    #[error(transparent)]
+    Gguf(#[from] GgufError),
     /// A tokenizer or chat-template file; the message names it.
-    #[error("{0}")]
-    Text(String),
+    #[error(transparent)]
+    Text(Arc<TextError>),
     #[error(
         "tensor {tensor} needs {bytes} bytes in one buffer, over the device's limit of {limit} bytes per buffer; run it on the CPU or in a narrower dtype"
     )]
@@ -73,4 +85,40 @@ pub enum LoadError {
         /// What would run it, when something would.
         hint: String,
     },
+}
+
+/// What is wrong with one tensor's contents; [`LoadError::Tensor`] names the file and tensor.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum TensorError {
+    #[error("{stored} bytes stored, but shape {shape:?} in {dtype} needs {needed}")]
+    Size {
+        stored: usize,
+        shape: Vec<usize>,
+        dtype: String,
+        needed: usize,
+    },
+    #[error(
+        "{cols} columns are not a whole number of {block}-value blocks, as {reader} reads them"
+    )]
+    Blocks {
+        cols: usize,
+        block: usize,
+        reader: String,
+    },
+    #[error("cannot convert to {0}")]
+    Convert(String),
+    #[error("the matrices stacked into one product differ in format or width")]
+    Stack,
+}
+
+/// Why a result could not be read back from a device.
+#[derive(Debug, Error)]
+pub enum DeviceError {
+    #[error("GPU logits read after their sequence ran another pass")]
+    Stale,
+    #[error("the GPU dropped a readback")]
+    Dropped,
+    /// Waiting, mapping or reading failed; the runtime's message.
+    #[error("reading back from the GPU: {0}")]
+    Readback(String),
 }

@@ -49,7 +49,7 @@ pub fn layers<S: Store>(
                     .map(|s: &TensorSpec| store.vector(s.id, s.shape[0]))
                     .transpose()
             };
-            let required = |t| Ok(vector(t)?.expect("every family has norms"));
+            let required = |t| Ok::<_, LoadError>(vector(t)?.expect("every family has norms"));
             let linear = |weight, bias: Option<LayerTensor>| -> Result<_, LoadError> {
                 let s: &TensorSpec = spec(weight).expect("every family has the projections");
                 Ok(Linear {

@@ -5,10 +5,10 @@
 
 use burn::tensor::{Device, Tensor};
 
-use super::cpu::{CpuCache, CpuNetwork};
+use super::cpu::{CpuCache, CpuNetwork, CpuStep};
 #[cfg(feature = "wgpu")]
 use super::gpu::{GpuCache, GpuLogits, GpuNetwork};
-use super::{LoadError, ModelConfig, Precision, TensorCache, TensorNetwork, Weights};
+use super::{DeviceError, LoadError, ModelConfig, Precision, TensorCache, TensorNetwork, Weights};
 
 // One value per loaded model: its size does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -38,6 +38,19 @@ pub enum KvCache {
     Tensors(TensorCache),
 }
 
+impl KvCache {
+    /// Forgets the positions from `len` on (a cached prefix kept for the next request); the
+    /// next pass writes there.
+    pub fn truncate(&mut self, len: usize) {
+        match self {
+            Self::Cpu(c) => c.truncate(len),
+            #[cfg(feature = "wgpu")]
+            Self::Gpu(c) => c.truncate(len),
+            Self::Tensors(c) => c.truncate(len),
+        }
+    }
+}
+
 /// The last position's logits, `vocab` long: on the host, or on the device.
 // Moved once per token; boxing the tensor would allocate once per token instead.
 #[allow(clippy::large_enum_variant)]
@@ -52,20 +65,20 @@ pub enum Logits {
 
 impl Logits {
     /// The logits as a vector, read back from the device when they are there.
-    pub async fn into_vec(self) -> Result<Vec<f32>, String> {
+    pub async fn into_vec(self) -> Result<Vec<f32>, DeviceError> {
         match self {
             Self::Host(row) => Ok(row),
             #[cfg(feature = "wgpu")]
             Self::Gpu(l) => l.into_vec().await,
             Self::Device(t) => {
-                let data = t.into_data_async().await.map_err(|e| format!("{e:?}"))?;
-                data.try_into_vec::<f32>().map_err(|e| format!("{e:?}"))
+                let data = t.into_data_async().await.map_err(tensor_readback)?;
+                data.try_into_vec::<f32>().map_err(tensor_readback)
             }
         }
     }
 
     /// The index of the largest logit, reading back only that from a device.
-    pub async fn argmax(self) -> Result<u32, String> {
+    pub async fn argmax(self) -> Result<u32, DeviceError> {
         match self {
             Self::Host(row) => Ok(crate::generate::sampler::argmax(&row)),
             #[cfg(feature = "wgpu")]
@@ -75,7 +88,7 @@ impl Logits {
                     .argmax(1)
                     .into_data_async()
                     .await
-                    .map_err(|e| format!("{e:?}"))?;
+                    .map_err(tensor_readback)?;
                 Ok(data.iter::<i64>().next().expect("one id") as u32)
             }
         }
@@ -83,13 +96,18 @@ impl Logits {
 
     /// Logits that outlive their sequence's next pass (n > 1 answers share the prompt's): on
     /// the host unless they already are or are a tensor of their own.
-    pub async fn detached(self) -> Result<Self, String> {
+    pub async fn detached(self) -> Result<Self, DeviceError> {
         match self {
             #[cfg(feature = "wgpu")]
             Self::Gpu(l) => l.into_vec().await.map(Self::Host),
             other => Ok(other),
         }
     }
+}
+
+/// burn's readback errors carry no `Display`.
+fn tensor_readback(e: impl std::fmt::Debug) -> DeviceError {
+    DeviceError::Readback(format!("{e:?}"))
 }
 
 impl Network {
@@ -201,4 +219,38 @@ impl Network {
             _ => panic!("a cache is used with the network that made it"),
         }
     }
+
+    /// Runs every step (a sequence's next tokens: a prompt chunk, or one token of decode) and
+    /// returns each step's last logits, in order. The CPU network runs them as one pass,
+    /// reading each weight once for all; the GPU networks run them one after another.
+    pub fn forward_batch(&self, steps: &mut [Step<'_>]) -> Vec<Logits> {
+        match self {
+            Self::Cpu(m) => {
+                let mut cpu: Vec<CpuStep<'_>> = steps
+                    .iter_mut()
+                    .map(|step| match &mut *step.cache {
+                        KvCache::Cpu(cache) => CpuStep {
+                            ids: step.ids,
+                            cache,
+                        },
+                        _ => panic!("a cache is used with the network that made it"),
+                    })
+                    .collect();
+                m.forward_batch(&mut cpu)
+                    .into_iter()
+                    .map(Logits::Host)
+                    .collect()
+            }
+            _ => steps
+                .iter_mut()
+                .map(|step| self.forward(step.ids, step.cache))
+                .collect(),
+        }
+    }
+}
+
+/// One sequence's share of [`Network::forward_batch`]: `ids` at its cache's next positions.
+pub struct Step<'a> {
+    pub ids: &'a [u32],
+    pub cache: &'a mut KvCache,
 }

@@ -51,6 +51,16 @@ pub fn inv_freq(head_dim: usize, rope: &RopeParameters) -> Vec<f32> {
 pub fn tables(inv_freq: &[f32], positions: Range<usize>, cos: &mut Vec<f32>, sin: &mut Vec<f32>) {
     cos.clear();
     sin.clear();
+    extend_tables(inv_freq, positions, cos, sin);
+}
+
+/// [`tables`] appended to what `cos` and `sin` hold: a batch's sequences one after another.
+pub fn extend_tables(
+    inv_freq: &[f32],
+    positions: Range<usize>,
+    cos: &mut Vec<f32>,
+    sin: &mut Vec<f32>,
+) {
     for p in positions {
         for &f in inv_freq {
             let angle = (p as f32 * f) as f64;

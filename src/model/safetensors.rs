@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::LoadError;
 use super::gguf::GgmlType;
+use super::{LoadError, TensorError};
 
 /// File contents shared without copying: a memory map natively, a fetched buffer in wasm.
 pub type Blob = Arc<dyn AsRef<[u8]> + Send + Sync>;
@@ -234,12 +234,12 @@ impl SafeTensors {
             return Err(LoadError::Tensor {
                 file: self.file.clone(),
                 tensor: name.to_string(),
-                message: format!(
-                    "{} bytes stored, but shape {:?} in {:?} needs {expected}",
-                    end - start,
-                    entry.shape,
-                    dtype
-                ),
+                source: TensorError::Size {
+                    stored: end - start,
+                    shape: entry.shape.clone(),
+                    dtype: format!("{dtype:?}"),
+                    needed: expected,
+                },
             });
         }
         let (blob, range) = self

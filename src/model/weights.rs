@@ -8,9 +8,9 @@ use std::sync::Arc;
 use burn::tensor::{DType, Device, Tensor, TensorData, bf16, f16};
 
 use super::architecture::{LayerTensor, TensorId};
-use super::gguf::{GgmlType, Gguf, GgufError};
+use super::gguf::{GgmlType, Gguf};
 use super::safetensors::{Blob, Contents, FileDType, RawTensor, SafeTensors};
-use super::{LoadError, ModelConfig};
+use super::{LoadError, ModelConfig, TensorError};
 
 pub const SINGLE_FILE: &str = "model.safetensors";
 pub const INDEX_FILE: &str = "model.safetensors.index.json";
@@ -232,14 +232,12 @@ impl Weights {
                 permuted,
             } => {
                 let name = id.gguf_name();
-                let info = header.tensor(&name).map_err(gguf_error)?;
+                let info = header.tensor(&name)?;
                 let found = info.shape();
                 if found != shape {
                     return Err(shape_error(header.file(), name, &found));
                 }
-                let bytes = header
-                    .tensor_data((**blob).as_ref(), &name)
-                    .map_err(gguf_error)?;
+                let bytes = header.tensor_data((**blob).as_ref(), &name)?;
                 let dtype = match info.ty {
                     GgmlType::F32 => FileDType::F32,
                     GgmlType::F16 => FileDType::F16,
@@ -308,10 +306,10 @@ impl Weights {
         dtype: DType,
     ) -> Result<Vec<Tensor<D>>, LoadError> {
         self.with_tensor(id, shape, |file, raw, _| {
-            let context = |message: String| LoadError::Tensor {
+            let context = |source: TensorError| LoadError::Tensor {
                 file: file.to_string(),
                 tensor: id.name(),
-                message,
+                source,
             };
             // A 1-row view of an empty or scalar tensor still yields one (empty) block.
             let total_rows = shape.first().copied().unwrap_or(1).max(1);
@@ -343,13 +341,13 @@ impl Weights {
         &self,
         id: TensorId,
         shape: &[usize],
-        convert: impl FnOnce(&RawTensor<'_>, &Blob) -> Result<T, String>,
+        convert: impl FnOnce(&RawTensor<'_>, &Blob) -> Result<T, TensorError>,
     ) -> Result<T, LoadError> {
         self.with_tensor(id, shape, |file, raw, blob| {
-            let converted = convert(raw, blob).map_err(|message| LoadError::Tensor {
+            let converted = convert(raw, blob).map_err(|source| LoadError::Tensor {
                 file: file.to_string(),
                 tensor: id.name(),
-                message,
+                source,
             })?;
             self.advance(raw.bytes.len());
             Ok(converted)
@@ -362,10 +360,6 @@ impl Weights {
             progress(self.loaded.get(), self.total_bytes());
         }
     }
-}
-
-fn gguf_error(e: GgufError) -> LoadError {
-    LoadError::Gguf(e.to_string())
 }
 
 /// llama.cpp's converter stores each head's q/k rows interleaved (row `2j + half` holds
@@ -387,7 +381,7 @@ fn unpermute(bytes: &[u8], heads: usize, d: usize) -> Vec<u8> {
 
 /// Converts stored bytes to the run dtype on the host, so every backend receives the dtype it
 /// computes in (WebGPU has no bf16, flex is fastest on native f32).
-fn convert(raw: &RawTensor<'_>, dtype: DType) -> Result<TensorData, String> {
+fn convert(raw: &RawTensor<'_>, dtype: DType) -> Result<TensorData, TensorError> {
     let shape = raw.shape.to_vec();
     let f32s = || super::cpu::to_f32(raw);
     Ok(match dtype {
@@ -400,6 +394,6 @@ fn convert(raw: &RawTensor<'_>, dtype: DType) -> Result<TensorData, String> {
         }
         DType::F16 => TensorData::new(f32s().into_iter().map(f16::from_f32).collect(), shape),
         DType::BF16 => TensorData::new(f32s().into_iter().map(bf16::from_f32).collect(), shape),
-        other => return Err(format!("cannot convert to {other:?}")),
+        other => return Err(TensorError::Convert(format!("{other:?}"))),
     })
 }

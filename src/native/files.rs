@@ -28,7 +28,7 @@ impl FileSource for DirSource {
         let path = self.dir.join(file);
         let io = |e: std::io::Error| LoadError::Io {
             file: path.display().to_string(),
-            message: e.to_string(),
+            source: Arc::new(e),
         };
         let handle = match File::open(&path) {
             Ok(handle) => handle,

@@ -157,7 +157,8 @@ fn write_gguf(
             FileType::NAMES
         )
     })?;
-    let bytes = export::test_model(preset, options.seed, file_type, tokenizer)?;
+    let bytes = export::test_model(preset, options.seed, file_type, tokenizer)
+        .map_err(|e| e.to_string())?;
     let out = &options.out;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;

@@ -1,4 +1,5 @@
-//! Native-only pieces: checkpoint directories and the hub, the engine thread, the command line.
+//! Native-only pieces: checkpoint directories and the hub, the HTTP server and its metrics,
+//! the command line.
 
 pub mod bench;
 pub mod chat;
@@ -6,7 +7,7 @@ pub mod checkpoint;
 pub mod files;
 pub mod hub;
 pub mod make_test_model;
+pub mod metrics;
 pub mod progress;
-pub mod runner;
 pub mod serve;
 pub mod server;

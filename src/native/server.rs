@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -19,10 +19,15 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::contract::{ApiError, Received, error_body};
+use super::metrics::Metrics;
+use crate::contract::{ApiError, Incoming, Received, error_body};
 use crate::service::{Body, Service, TokenCounts};
 
 type ResponseBody = BoxBody<Bytes, Infallible>;
+
+/// How long a stream may stay silent before a keep-alive comment goes out.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+const KEEP_ALIVE_COMMENT: &str = ": keep-alive\n\n";
 
 pub struct Limits {
     pub body_limit: usize,
@@ -32,15 +37,47 @@ pub struct Limits {
     pub grace: Duration,
 }
 
-/// Serves until `shutdown` resolves, then stops accepting and gives in-flight requests
-/// `limits.grace` to finish before returning.
+/// The service once the model has loaded. Until then every request is answered 503/50300
+/// "loading", so the port opens at once and a health check can tell.
+pub type Ready = Arc<OnceLock<Arc<Service>>>;
+
+/// Prometheus' scrape path, answered here rather than by the service: only the server
+/// keeps the figures.
+const METRICS_PATH: &str = "/metrics";
+
+/// How long a client told "loading" should wait before asking again, in seconds.
+const LOADING_RETRY_S: u32 = 2;
+
+/// Serves `service` until `shutdown` resolves ([`serve_when_ready`]).
 pub async fn serve(
     service: Arc<Service>,
     listener: TcpListener,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let limits = Arc::new(limits);
+    serve_when_ready(
+        Arc::new(OnceLock::from(service)),
+        listener,
+        limits,
+        shutdown,
+    )
+    .await
+}
+
+/// Serves what `ready` holds (503 "loading" while it holds nothing) until `shutdown`
+/// resolves, then stops accepting and gives in-flight requests `limits.grace` to finish.
+pub async fn serve_when_ready(
+    ready: Ready,
+    listener: TcpListener,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let grace = limits.grace;
+    let shared = Arc::new(Shared {
+        ready,
+        limits,
+        metrics: Metrics::default(),
+    });
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -48,9 +85,9 @@ pub async fn serve(
             accepted = listener.accept() => accepted?,
             () = &mut shutdown => break,
         };
-        let header_timeout = limits.read_timeout;
-        let (service, limits) = (service.clone(), limits.clone());
-        let handler = service_fn(move |req| respond(service.clone(), limits.clone(), req, peer));
+        let header_timeout = shared.limits.read_timeout;
+        let shared = shared.clone();
+        let handler = service_fn(move |req| respond(shared.clone(), req, peer));
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
@@ -63,7 +100,7 @@ pub async fn serve(
         });
     }
     tracing::info!("shutting down: finishing requests in flight");
-    if tokio::time::timeout(limits.grace, graceful.shutdown())
+    if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()
     {
@@ -72,14 +109,28 @@ pub async fn serve(
     Ok(())
 }
 
+/// What every connection's requests share.
+struct Shared {
+    ready: Ready,
+    limits: Limits,
+    metrics: Metrics,
+}
+
 async fn respond(
-    service: Arc<Service>,
-    limits: Arc<Limits>,
+    shared: Arc<Shared>,
     req: Request<HyperBody>,
     peer: SocketAddr,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let started = Instant::now();
     let (method, path) = (req.method().to_string(), req.uri().path().to_string());
+    let limits = &shared.limits;
+    let error = |e: &ApiError| {
+        shared.metrics.answered(e.status);
+        Ok(error(&path, e, started, &method, peer))
+    };
+    let Some(service) = shared.ready.get().cloned() else {
+        return error(&ApiError::loading(LOADING_RETRY_S));
+    };
     let header = |name| {
         req.headers()
             .get(name)
@@ -87,31 +138,38 @@ async fn respond(
             .map(str::to_string)
     };
     let (authorization, content_type) = (header(AUTHORIZATION), header(CONTENT_TYPE));
-    let body = match tokio::time::timeout(
-        limits.read_timeout,
-        read_body(req.into_body(), limits.body_limit),
-    )
-    .await
-    {
-        Ok(Ok(body)) => body,
-        Ok(Err(e)) => {
-            return Ok(error(
-                &path,
-                &ApiError::bad_json(format!("reading the body: {e}")),
-                started,
-                &method,
-                peer,
-            ));
+    if path == METRICS_PATH && method == "GET" {
+        if let Err(e) = service.authorize(authorization.as_deref()) {
+            return error(&e);
         }
-        Err(_) => {
-            return Ok(error(
-                &path,
-                &ApiError::bad_json("the request body did not arrive in time"),
-                started,
-                &method,
-                peer,
-            ));
-        }
+        shared.metrics.answered(200);
+        let text = shared.metrics.render(&service.loads());
+        let response = Response::builder()
+            .header(CONTENT_TYPE, "text/plain; version=0.0.4")
+            .body(Full::new(Bytes::from(text)).boxed())
+            .expect("valid response parts");
+        return Ok(response);
+    }
+    let head = Incoming {
+        method: &method,
+        path: &path,
+        authorization: authorization.as_deref(),
+        content_type: content_type.as_deref(),
+        body: &[],
+    };
+    // Route and key first: a stranger's slow or broken body is never waited on.
+    let read = match service.admit_head(&head) {
+        Ok(()) => tokio::time::timeout(
+            limits.read_timeout,
+            read_body(req.into_body(), limits.body_limit),
+        )
+        .await
+        .unwrap_or_else(|_| Err(ApiError::request_timeout(limits.read_timeout.as_secs()))),
+        Err(e) => Err(e),
+    };
+    let body = match read {
+        Ok(body) => body,
+        Err(e) => return error(&e),
     };
     let received = Received {
         method,
@@ -121,11 +179,13 @@ async fn respond(
         body,
     };
     let response = service.handle(&received.incoming()).await;
+    shared.metrics.answered(response.status);
     let log = RequestLog {
         method: received.method,
         path: received.path,
         status: response.status,
         started,
+        shared: shared.clone(),
     };
     let mut builder = Response::builder().status(response.status);
     for (name, value) in &response.headers {
@@ -139,13 +199,38 @@ async fn respond(
         Body::Stream(mut events) => {
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(16);
             tokio::spawn(async move {
-                while let Some(chunk) = events.next().await {
+                let mut last = None;
+                loop {
+                    // A comment now and then while nothing comes (the request waits for a
+                    // slot), so proxies keep the connection; a client that hangs up meanwhile
+                    // is noticed at once. `next` is cancel-safe: it only awaits the job's
+                    // channel.
+                    let chunk = tokio::select! {
+                        chunk = events.next() => chunk,
+                        () = tx.closed() => None,
+                        () = tokio::time::sleep(KEEP_ALIVE) => Some(KEEP_ALIVE_COMMENT.into()),
+                    };
+                    let Some(chunk) = chunk else {
+                        break;
+                    };
+                    if chunk != KEEP_ALIVE_COMMENT {
+                        let metrics = &log.shared.metrics;
+                        match last.replace(Instant::now()) {
+                            None => metrics.first_token(started.elapsed()),
+                            Some(t) => metrics.inter_token(t.elapsed()),
+                        }
+                    }
                     // The client went away: dropping `events` cancels the generation.
                     if tx.send(Ok(Frame::data(Bytes::from(chunk)))).await.is_err() {
-                        return log.finish(events.tokens(), "client gone");
+                        break;
                     }
                 }
-                log.finish(events.tokens(), "done");
+                let end = if tx.is_closed() {
+                    "client gone"
+                } else {
+                    "done"
+                };
+                log.finish(events.tokens(), end);
             });
             StreamBody::new(tokio_stream_of(rx)).boxed()
         }
@@ -154,11 +239,13 @@ async fn respond(
 }
 
 /// One line per request, written when its answer has been sent: never the key or the prompt.
+/// Its tokens go to the metrics.
 struct RequestLog {
     method: String,
     path: String,
     status: u16,
     started: Instant,
+    shared: Arc<Shared>,
 }
 
 impl RequestLog {
@@ -167,7 +254,8 @@ impl RequestLog {
         let (method, path, status) = (self.method, self.path, self.status);
         match tokens {
             Some(t) => {
-                tracing::info!(%method, %path, status, prompt_tokens = t.prompt, completion_tokens = t.completion, ms, end, "request")
+                self.shared.metrics.tokens(t);
+                tracing::info!(%method, %path, status, prompt_tokens = t.prompt, cached_tokens = t.cached, completion_tokens = t.completion, ms, end, "request")
             }
             None => tracing::info!(%method, %path, status, ms, end, "request"),
         }
@@ -176,12 +264,12 @@ impl RequestLog {
 
 /// Reads at most `limit + 1` bytes: one byte over is enough for the service to answer 413,
 /// in the contract's order of checks (a wrong path or key is reported first).
-async fn read_body(mut body: HyperBody, limit: usize) -> Result<Vec<u8>, hyper::Error> {
+async fn read_body(mut body: HyperBody, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut bytes = Vec::new();
     while bytes.len() <= limit {
         match body.frame().await {
             Some(frame) => {
-                if let Some(data) = frame?.data_ref() {
+                if let Some(data) = frame.map_err(ApiError::broken_body)?.data_ref() {
                     bytes.extend_from_slice(data);
                 }
             }

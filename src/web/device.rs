@@ -10,7 +10,7 @@ use wasm_bindgen::JsError;
 use crate::backend::{self, GpuInfo};
 use crate::model::architecture::{LayerTensor, TensorId, tensors};
 use crate::model::safetensors::Blob;
-use crate::model::{ModelConfig, Precision};
+use crate::model::{LoadError, ModelConfig, Precision};
 
 pub struct Picked {
     pub device: Device,
@@ -61,7 +61,7 @@ async fn webgpu(files: &HashMap<String, Blob>, dtype: Precision) -> Result<Picke
     // hearth's kernels read every dtype (f16 and bf16 widened, q8/q4 dequantized in
     // registers), so only the buffer size can rule an adapter out.
     let (device, gpu) = adapter().await?;
-    let config = config_of(files)?;
+    let config = config_of(files).map_err(|e| e.to_string())?;
     let mib = |b: u64| b >> 20;
     if let Some((bytes, name)) =
         largest_buffer(&config, dtype).filter(|(b, _)| *b > gpu.max_buffer_bytes)
@@ -126,12 +126,17 @@ async fn adapter() -> Result<(Device, GpuInfo), String> {
 }
 
 /// The model's config: config.json, or a GGUF file's metadata.
-fn config_of(files: &HashMap<String, Blob>) -> Result<ModelConfig, String> {
+fn config_of(files: &HashMap<String, Blob>) -> Result<ModelConfig, LoadError> {
     if let Some((name, bytes)) = files.iter().find(|(name, _)| name.ends_with(".gguf")) {
         let bytes = (**bytes).as_ref();
-        let header = crate::model::gguf::Gguf::parse(name, bytes).map_err(|e| e.to_string())?;
-        return crate::model::gguf::model::config(&header, bytes).map_err(|e| e.to_string());
+        let header = crate::model::gguf::Gguf::parse(name, bytes)?;
+        return crate::model::gguf::model::config(&header, bytes);
     }
-    let bytes = files.get("config.json").ok_or("config.json is missing")?;
-    ModelConfig::from_json((**bytes).as_ref()).map_err(|_| "config.json is invalid".into())
+    let bytes = files
+        .get("config.json")
+        .ok_or_else(|| LoadError::MissingFile {
+            file: "config.json".into(),
+            location: "the page's files".into(),
+        })?;
+    ModelConfig::from_json((**bytes).as_ref())
 }

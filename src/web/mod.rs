@@ -9,7 +9,7 @@ mod response;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::model::Precision;
+use crate::model::{Precision, ShardIndex};
 use js_sys::{Function, Map, Promise};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
@@ -17,8 +17,8 @@ use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
 use crate::contract::{DEFAULT_BODY_LIMIT, Endpoint, Received};
 use crate::engine::Engine;
-use crate::local_runner::{LocalRunner, Pause};
 use crate::model::gguf::{self, Gguf};
+use crate::runner::local::{LocalRunner, Pause};
 use crate::service::{Config, ServedModel, Service};
 pub use response::WasmResponse;
 
@@ -51,6 +51,14 @@ fn pause() -> Pause {
     Box::pin(async {
         let _ = JsFuture::from(macrotask()).await;
     })
+}
+
+/// The shard files a `model.safetensors.index.json` names, sorted, each once: the same check
+/// (plain file names in the checkpoint's directory) as every runtime's loader makes.
+#[wasm_bindgen(js_name = shardFiles)]
+pub fn shard_files(index: &[u8]) -> Result<Vec<String>, JsError> {
+    let index = ShardIndex::parse(index).map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(index.shards().into_iter().map(String::from).collect())
 }
 
 /// `WasmEngine.load`'s options (JSON).

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use burn::tensor::Device;
 use hearth::contract::{DEFAULT_BODY_LIMIT, Incoming};
 use hearth::model::Precision;
-use hearth::native::runner::EngineThread;
+use hearth::runner::scheduler::SlotOptions;
+use hearth::runner::thread::EngineThread;
 use hearth::service::{Body, Config, ServedModel, Service};
 use serde_json::Value;
 
@@ -24,7 +25,12 @@ pub fn test_service() -> Service {
 /// [`test_service`] with `preset`'s model behind the served id.
 pub fn service_of(preset: &str) -> Service {
     let engine = common::load(preset, &Device::flex(), Precision::F32);
-    let runner = EngineThread::spawn(engine, 8).expect("engine thread");
+    let slots = SlotOptions {
+        parallel: 2,
+        ctx_size: engine.context_length(),
+        prefill_chunk: 512,
+    };
+    let runner = EngineThread::spawn(engine, slots, 8).expect("engine thread");
     Service::new(Config {
         models: vec![ServedModel {
             id: SERVED_ID.into(),

@@ -242,7 +242,7 @@ const PIECES: [&str; 5] = [
     "answer.",
 ];
 
-impl hearth::service::Runner for Thinker {
+impl hearth::runner::Runner for Thinker {
     fn format(&self) -> &hearth::text::ChatFormat {
         &self.0
     }
@@ -254,9 +254,9 @@ impl hearth::service::Runner for Thinker {
     fn submit(
         &self,
         _: hearth::generate::GenerationRequest,
-    ) -> Result<hearth::service::Job, hearth::contract::ApiError> {
+    ) -> Result<hearth::runner::Job, hearth::contract::ApiError> {
         use hearth::contract::{Answer, FinishReason};
-        use hearth::service::{Job, JobEvent};
+        use hearth::runner::{Job, JobEvent};
         let (tx, job) = Job::channel();
         for text in PIECES {
             tx.try_send(JobEvent::Delta {
@@ -271,7 +271,11 @@ impl hearth::service::Runner for Thinker {
             tokens: vec![1; 5],
             finish_reason: FinishReason::Stop,
         };
-        tx.try_send(JobEvent::Done(Ok(vec![answer]))).unwrap();
+        let finished = hearth::runner::Finished {
+            answers: vec![answer],
+            cached_tokens: 0,
+        };
+        tx.try_send(JobEvent::Done(Ok(finished))).unwrap();
         Ok(job)
     }
 }

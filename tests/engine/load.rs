@@ -25,7 +25,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(model: &Path, max_queue: usize) -> Self {
+    fn start(model: &Path, parallel: usize, max_queue: usize) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
             .args([
                 "serve",
@@ -40,6 +40,7 @@ impl Server {
             ])
             .arg("--model-dir")
             .arg(model)
+            .args(["--parallel", &parallel.to_string()])
             .args(["--max-queue", &max_queue.to_string()])
             .env("RUST_LOG", "warn,hearth=info")
             .stderr(Stdio::piped())
@@ -155,7 +156,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[test]
 fn two_hundred_requests_from_32_clients() {
     let model = common::tiny_model_dir("load-model");
-    let server = Server::start(&model, 16);
+    let server = Server::start(&model, 4, 16);
     let addr = server.addr;
     // Warm up every thread the server will use, so "before" is its steady state.
     std::thread::scope(|s| {
@@ -224,8 +225,8 @@ fn two_hundred_requests_from_32_clients() {
 #[test]
 fn a_client_hanging_up_frees_its_slot() {
     let model = common::tiny_model_dir("hangup-model");
-    // No waiting room: while one answer runs, everyone else gets 503.
-    let server = Server::start(&model, 0);
+    // One slot and no waiting room: while one answer runs, everyone else gets 503.
+    let server = Server::start(&model, 1, 0);
     let addr = server.addr;
     // A long sampled answer (thousands of tokens: many seconds), read until it is running.
     let mut long = TcpStream::connect(addr).unwrap();

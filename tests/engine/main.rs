@@ -1,5 +1,6 @@
 //! The engine's integration tests, in one binary so burn is linked once.
 
+mod batching;
 mod bench_cli;
 mod chat_cli;
 mod checkpoint_dir;

@@ -16,6 +16,18 @@ use hearth::native::server::{self, Limits};
 
 /// Starts the server on 127.0.0.1 with the contract cases' service; returns its address.
 pub fn start() -> SocketAddr {
+    start_with(Duration::from_secs(10))
+}
+
+/// [`start`] with `read_timeout` for headers and then the body.
+fn start_with(read_timeout: Duration) -> SocketAddr {
+    let ready = server::Ready::default();
+    let _ = ready.set(Arc::new(contract_cases::test_service()));
+    serve_when_ready(ready, read_timeout)
+}
+
+/// Serves what `ready` holds (once it does) on a thread of its own; its address.
+fn serve_when_ready(ready: server::Ready, read_timeout: Duration) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -24,11 +36,10 @@ pub fn start() -> SocketAddr {
             tx.send(listener.local_addr().unwrap()).unwrap();
             let limits = Limits {
                 body_limit: hearth::contract::DEFAULT_BODY_LIMIT,
-                read_timeout: Duration::from_secs(10),
+                read_timeout,
                 grace: Duration::from_secs(1),
             };
-            let service = Arc::new(contract_cases::test_service());
-            server::serve(service, listener, limits, std::future::pending())
+            server::serve_when_ready(ready, listener, limits, std::future::pending())
                 .await
                 .unwrap();
         });
@@ -147,10 +158,12 @@ fn stream_concatenates_to_the_plain_answer() {
         .map(|e| e["result"]["delta"].as_str().unwrap())
         .collect();
     assert_eq!(text, plain["result"]["answer"].as_str().unwrap());
-    assert_eq!(
-        events.last().unwrap()["result"]["usage"],
-        plain["result"]["usage"]
-    );
+    // The same prompt again finds all but its last token in the prompt cache.
+    let mut usage = events.last().unwrap()["result"]["usage"].clone();
+    let prompt_tokens = usage["prompt_tokens"].as_u64().unwrap();
+    assert_eq!(usage["cached_tokens"], prompt_tokens - 1);
+    usage.as_object_mut().unwrap().remove("cached_tokens");
+    assert_eq!(usage, plain["result"]["usage"]);
     assert!(events.len() > 2, "the answer arrives in pieces");
 }
 
@@ -182,5 +195,172 @@ fn hanging_up_cancels_the_generation() {
         let plain = send(addr, "POST", "/api/v1/chat/completion_messages", &[AUTH], completion(false)).await;
         assert_eq!(plain.status, 200);
         assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    });
+}
+
+/// `--api-key ''` (or an empty entry in HEARTH_API_KEYS) is refused before anything loads,
+/// rather than read as no key and served openly.
+#[test]
+fn an_empty_api_key_is_refused() {
+    for (args, env) in [
+        (vec!["--api-key", ""], None),
+        (vec![], Some("key-one,,key-two")),
+        (vec![], Some("key-one, ")),
+    ] {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"));
+        command
+            .args([
+                "serve",
+                "--backend",
+                "cpu",
+                "--port",
+                "0",
+                "--model-dir",
+                "/nonexistent",
+            ])
+            .args(&args)
+            .env_remove("HEARTH_API_KEYS");
+        if let Some(keys) = env {
+            command.env("HEARTH_API_KEYS", keys);
+        }
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} {env:?}: {stderr}");
+        assert!(
+            stderr.contains("an API key is empty"),
+            "{args:?} {env:?}: {stderr}"
+        );
+    }
+}
+
+/// Sends `head` (and then `body`, if any) on a raw connection and returns what the server
+/// answers before it closes, or within `wait`.
+async fn raw(addr: SocketAddr, head: &str, body: &[u8], wait: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(wait, stream.read(&mut answer))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
+const CM_HEAD: &str = "POST /api/v1/chat/completion_messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n";
+
+/// A body that stops arriving gets 408/40800 once the read timeout passes; one that breaks
+/// (a malformed chunk) gets 400/40003 saying so; neither is mistaken for bad JSON.
+#[test]
+fn a_slow_or_broken_body_is_named_for_what_it_is() {
+    let addr = start_with(Duration::from_secs(1));
+    runtime().block_on(async {
+        let head =
+            format!("{CM_HEAD}authorization: Bearer test-key\r\ncontent-length: 100\r\n\r\n");
+        let slow = raw(addr, &head, b"{\"model\":", Duration::from_secs(5)).await;
+        assert!(slow.starts_with("HTTP/1.1 408"), "{slow}");
+        assert!(
+            slow.contains("40800") && slow.contains("within 1 s"),
+            "{slow}"
+        );
+        let head = format!(
+            "{CM_HEAD}authorization: Bearer test-key\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
+        let broken = raw(addr, &head, b"zz\r\n{}\r\n", Duration::from_secs(5)).await;
+        assert!(broken.starts_with("HTTP/1.1 400"), "{broken}");
+        assert!(
+            broken.contains("40003") && broken.contains("could not be read"),
+            "{broken}"
+        );
+    });
+}
+
+/// Without a valid key the answer is 401 at once, without waiting for a body that never comes.
+#[test]
+fn the_key_is_checked_before_the_body() {
+    let addr = start();
+    runtime().block_on(async {
+        let head = format!("{CM_HEAD}content-length: 100\r\n\r\n");
+        let started = std::time::Instant::now();
+        let refused = raw(addr, &head, b"", Duration::from_secs(5)).await;
+        assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    });
+}
+
+/// While the model loads the port is open: /healthz (and everything else) answers 503/50300
+/// "loading" with a Retry-After; once the service is in place, 200.
+#[test]
+fn healthz_says_loading_until_the_model_is_ready() {
+    let ready = server::Ready::default();
+    let addr = serve_when_ready(ready.clone(), Duration::from_secs(10));
+    runtime().block_on(async {
+        let loading = send(addr, "GET", "/healthz", &[], vec![]).await;
+        assert_eq!(loading.status, 503, "{}", loading.body);
+        let body: Value = serde_json::from_str(&loading.body).unwrap();
+        assert_eq!(body["code"], 50300);
+        assert!(
+            body["message"].as_str().unwrap().starts_with("loading"),
+            "{body}"
+        );
+        assert!(loading.headers.iter().any(|(k, _)| k == "retry-after"));
+        let _ = ready.set(Arc::new(contract_cases::test_service()));
+        let ok = send(addr, "GET", "/healthz", &[], vec![]).await;
+        assert_eq!(ok.status, 200, "{}", ok.body);
+    });
+}
+
+/// `GET /metrics` (with the key) in Prometheus' text format: requests by status, tokens,
+/// the slots, and the streams' latencies.
+#[test]
+fn metrics_count_what_was_served() {
+    let addr = start();
+    runtime().block_on(async {
+        let refused = send(addr, "GET", "/metrics", &[], vec![]).await;
+        assert_eq!(refused.status, 401);
+        let plain = send(
+            addr,
+            "POST",
+            "/api/v1/chat/completion_messages",
+            &[AUTH],
+            completion(false),
+        )
+        .await;
+        assert_eq!(plain.status, 200, "{}", plain.body);
+        let streamed = send(
+            addr,
+            "POST",
+            "/api/v1/chat/completion_messages",
+            &[AUTH],
+            completion(true),
+        )
+        .await;
+        assert_eq!(streamed.status, 200, "{}", streamed.body);
+        let metrics = send(addr, "GET", "/metrics", &[AUTH], vec![]).await;
+        assert_eq!(metrics.status, 200);
+        let text = metrics.body;
+        let value = |name: &str| -> f64 {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+                .unwrap_or_else(|| panic!("no {name} in\n{text}"));
+            line.rsplit(' ').next().unwrap().parse().unwrap()
+        };
+        assert!(value("hearth_requests_total{status=\"200\"}") >= 2.0);
+        assert!(value("hearth_requests_total{status=\"401\"}") >= 1.0);
+        assert!(value("hearth_prompt_tokens_total") > 0.0);
+        assert!(value("hearth_completion_tokens_total") > 0.0);
+        assert!(value("hearth_time_to_first_token_seconds_count") >= 1.0);
+        assert!(value("hearth_inter_token_seconds_count") >= 1.0);
+        assert_eq!(
+            value(&format!("hearth_slots{{model=\"{SERVED_ID}\"}}")),
+            2.0
+        );
+        assert!(text.contains("# TYPE hearth_time_to_first_token_seconds histogram"));
     });
 }

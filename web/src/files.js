@@ -1,5 +1,8 @@
 // A checkpoint directory's files fetched by URL (the layout of a Hugging Face repo), kept in
-// the Cache API so that a reload reads them from disk instead of the network.
+// the Cache API so that a reload reads them from disk instead of the network. The shard
+// index is read by the wasm module (initialised before a checkpoint is fetched, core.js).
+
+import { shardFiles } from './pkg/hearth_wasm.js';
 
 const CACHE = 'hearth-checkpoints-v1';
 const REQUIRED = ['config.json', 'tokenizer.json'];
@@ -52,18 +55,9 @@ export async function fetchCheckpoint(base, { onProgress = () => {}, cache = tru
   for (const name of REQUIRED) await get(name, true);
   for (const name of OPTIONAL) await get(name, false);
   const index = await get(INDEX, false);
-  const weights = index === null ? [SINGLE] : shardNames(index);
+  const weights = index === null ? [SINGLE] : shardFiles(index);
   for (const name of weights) await get(name, true);
   return files;
-}
-
-/** The shard files an index names, each once. */
-function shardNames(index) {
-  const parsed = JSON.parse(new TextDecoder().decode(index));
-  const names = [...new Set(Object.values(parsed.weight_map ?? {}))].sort();
-  const bad = names.find((n) => typeof n !== 'string' || n === '' || /[/\\]/.test(n) || n.startsWith('.'));
-  if (names.length === 0 || bad !== undefined) throw new Error(`${INDEX}: bad weight_map (${bad ?? 'empty'})`);
-  return names;
 }
 
 /**

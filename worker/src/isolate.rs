@@ -11,11 +11,11 @@ use std::time::Duration;
 use burn::tensor::Device;
 use hearth::contract::{Admitted, ApiError, DEFAULT_BODY_LIMIT, Received};
 use hearth::engine::Engine;
-use hearth::local_runner::{LocalRunner, Pause};
 use hearth::model::Precision;
 use hearth::model::gguf::{self, Gguf};
 use hearth::model::safetensors::Blob;
-use hearth::model::{INDEX_FILE, ModelConfig, Network, SINGLE_FILE, Weights};
+use hearth::model::{INDEX_FILE, ModelConfig, Network, SINGLE_FILE, ShardIndex, Weights};
+use hearth::runner::local::{LocalRunner, Pause};
 use hearth::service::{Config, ServedModel, Service};
 use hearth::text::{ChatFormat, TextFiles};
 use worker::{Delay, Response, Result, console_log, js_sys};
@@ -200,7 +200,12 @@ impl Load {
             .map_err(|e| format!("{where_}/config.json: {e}"))?;
         let index = origin.get(INDEX_FILE).await?;
         let weight_files = match &index {
-            Some(index) => shard_names(index).map_err(|e| format!("{where_}/{INDEX_FILE}: {e}"))?,
+            Some(index) => ShardIndex::parse(index)
+                .map_err(|e| format!("{where_}/{e}"))?
+                .shards()
+                .into_iter()
+                .map(String::from)
+                .collect(),
             None => vec![SINGLE_FILE.to_string()],
         };
         let mut file_bytes = 0;
@@ -282,26 +287,6 @@ impl Load {
         };
         hearth::engine::chat_format(files, config).map_err(|e| format!("{where_}: {e}"))
     }
-}
-
-/// The shard files an index names, sorted, each once.
-fn shard_names(index: &[u8]) -> std::result::Result<Vec<String>, String> {
-    let index: serde_json::Value = serde_json::from_slice(index).map_err(|e| e.to_string())?;
-    let map = index
-        .get("weight_map")
-        .and_then(|m| m.as_object())
-        .ok_or("no weight_map object")?;
-    let mut names = map
-        .values()
-        .map(|v| {
-            v.as_str()
-                .map(String::from)
-                .ok_or("a weight_map value is not a string")
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    names.sort();
-    names.dedup();
-    Ok(names)
 }
 
 /// A timer tick: a macrotask, after which the runtime flushes the stream.

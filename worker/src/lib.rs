@@ -6,6 +6,7 @@ mod checkpoint;
 mod fit;
 mod http;
 mod isolate;
+mod pool;
 mod settings;
 mod upstream;
 

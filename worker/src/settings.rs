@@ -29,8 +29,8 @@ pub enum Mode {
 }
 
 pub struct Upstream {
-    /// Without a trailing slash; request paths are appended.
-    pub base: String,
+    /// Without trailing slashes; request paths are appended. At least one.
+    pub bases: Vec<String>,
     /// Sent upstream as `Authorization: Bearer …` (the caller's key is never forwarded).
     pub key: Option<String>,
     pub timeout: Duration,
@@ -82,9 +82,10 @@ impl Settings {
                     .collect()
             })
             .unwrap_or_default();
-        let mode = match text(env, "UPSTREAM_URL") {
-            Some(url) => Mode::Upstream(Upstream {
-                base: url.trim_end_matches('/').to_string(),
+        let upstreams = text(env, "UPSTREAM_URLS").or_else(|| text(env, "UPSTREAM_URL"));
+        let mode = match upstreams {
+            Some(urls) => Mode::Upstream(Upstream {
+                bases: bases(&urls)?,
                 key: text(env, "UPSTREAM_KEY"),
                 timeout: Duration::from_millis(number(
                     env,
@@ -113,6 +114,18 @@ impl Settings {
             keys,
             mode,
         })
+    }
+}
+
+/// UPSTREAM_URLS (or UPSTREAM_URL): comma-separated base URLs.
+fn bases(urls: &str) -> Result<Vec<String>, String> {
+    let bases: Vec<String> = urls
+        .split(',')
+        .map(|url| url.trim().trim_end_matches('/').to_string())
+        .collect();
+    match bases.iter().any(String::is_empty) {
+        true => Err(format!("UPSTREAM_URLS {urls:?} has an empty entry")),
+        false => Ok(bases),
     }
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { loadCases, runCases } from '../../tests/contract/runner.mjs';
-import { complete, fetchFresh, serveFiles, serveWith, startWorker, TEST_GGUFS, testModel } from './support.mjs';
+import { bundleSize, complete, fetchFresh, serveFiles, serveWith, startWorker, TEST_GGUFS, testModel } from './support.mjs';
 
 const model = testModel('tiny-gqa-tied');
 let files;
@@ -134,6 +134,49 @@ test('a checkpoint that cannot fit in 128 MB is refused before its weights are f
   } finally {
     await refusing.close();
     await big.close();
+  }
+});
+
+const MIB = 1 << 20;
+
+test("the bundle fits Cloudflare's 10 MB compressed limit for a worker", async () => {
+  const { gzip } = await bundleSize();
+  assert.ok(gzip < 10 * MIB, `${gzip} bytes gzipped`);
+});
+
+test("the tiny test model's peak wasm memory stays under the isolate's 128 MiB", async () => {
+  const measured = await startWorker({ MODEL_URL: files.url, REPORT_MEMORY: 'true' });
+  try {
+    const answer = await complete(measured.url, { ...hello(0), max_tokens: 16 });
+    assert.equal(answer.status, 200, answer.body);
+    const memory = Number(answer.headers.get('x-hearth-wasm-memory'));
+    assert.ok(memory > 0 && memory < 128 * MIB, `peak wasm memory ${memory} bytes`);
+  } finally {
+    await measured.close();
+  }
+});
+
+test('a shard index naming a file outside the checkpoint directory is refused, nothing fetched', async () => {
+  const config = await readFile(join(model, 'config.json'));
+  const index = { weight_map: { 'model.embed_tokens.weight': '../secret.safetensors' } };
+  const asked = [];
+  const origin = await serveWith((req, res) => {
+    asked.push(req.url);
+    if (req.url === '/config.json') res.writeHead(200).end(config);
+    else if (req.url === '/model.safetensors.index.json') res.writeHead(200).end(JSON.stringify(index));
+    else res.writeHead(404).end();
+  });
+  const refusing = await startWorker({ MODEL_URL: origin.url });
+  try {
+    const answer = await complete(refusing.url, hello(0));
+    assert.equal(answer.status, 500, answer.body);
+    const { code, message } = JSON.parse(answer.body);
+    assert.equal(code, 50000);
+    assert.match(message, /model\.safetensors\.index\.json: .*"\.\.\/secret\.safetensors" is not a file name/);
+    assert.ok(!asked.some((url) => url.includes('secret')), asked.join(' '));
+  } finally {
+    await refusing.close();
+    await origin.close();
   }
 });
 

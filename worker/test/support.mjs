@@ -2,14 +2,30 @@
 // a local file server for MODEL_URL, the native `hearth serve`), and the built worker in
 // Miniflare (workerd) on 127.0.0.1.
 
+import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { Miniflare } from 'miniflare';
 
 import { SERVED_ID, TEST_KEY } from '../../tests/contract/runner.mjs';
 
 export { HEARTH_BIN, serveFiles, serveWith, startNative, TEST_GGUFS, testModel } from '../../tests/js/servers.mjs';
 export const WORKER_DIR = resolve(fileURLToPath(import.meta.url), '../..');
+
+/** The built worker's code (worker/build: its JS and wasm), raw and gzipped, in bytes. */
+export async function bundleSize() {
+  const dir = join(WORKER_DIR, 'build');
+  let raw = 0;
+  let gzip = 0;
+  for (const name of await readdir(dir, { recursive: true })) {
+    if (!/\.(js|mjs|wasm)$/.test(name)) continue;
+    const bytes = await readFile(join(dir, name));
+    raw += bytes.length;
+    gzip += gzipSync(bytes, { level: 9 }).length;
+  }
+  return { raw, gzip };
+}
 
 /** The built worker (worker/build) in Miniflare with these vars, secrets and R2 buckets. */
 export async function startWorker(bindings, { r2Buckets } = {}) {

@@ -86,6 +86,7 @@ fn stream_events() {
     ev.index = Some(1);
     ev.delta = String::new();
     ev.usage = Some(Usage {
+        cached_tokens: 0,
         prompt_tokens: 1,
         completion_tokens: 2,
         total_tokens: 3,

@@ -4,9 +4,9 @@
 
 use super::convert::{BLOCK, bf16_to_f32, f16_to_f32, f32_to_f16, quantize_q4, quantize_q8};
 use super::dispatch::{for_each_chunk, for_each_chunk_pair};
-use crate::model::Precision;
 use crate::model::gguf::GgmlType;
 use crate::model::safetensors::{Blob, FileDType, RawTensor};
+use crate::model::{Precision, TensorError};
 
 /// Elements borrowed from a checkpoint file, or converted into a vector of our own.
 pub enum Elements<T> {
@@ -76,7 +76,7 @@ impl Matrix {
         blob: &Blob,
         [rows, cols]: [usize; 2],
         precision: Precision,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, TensorError> {
         let data = match (precision, raw.dtype) {
             // GGUF's q8_0/q4_0 blocks are ours with the scale beside the levels: split, exact.
             (Precision::Q8, FileDType::Block(GgmlType::Q8_0)) => {
@@ -97,10 +97,11 @@ impl Matrix {
                 burn::tensor::bf16::from_f32(x).to_bits()
             }))),
             (Precision::Q8 | Precision::Q4, _) if !cols.is_multiple_of(BLOCK) => {
-                return Err(format!(
-                    "{cols} columns are not a whole number of {BLOCK}-value blocks, which {} needs",
-                    precision.name()
-                ));
+                return Err(TensorError::Blocks {
+                    cols,
+                    block: BLOCK,
+                    reader: precision.name().into(),
+                });
             }
             (Precision::Q8, _) => {
                 let (quants, scales) = quantize(raw, 1, quantize_q8);

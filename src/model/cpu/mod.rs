@@ -1,7 +1,8 @@
 //! The decoder on the CPU through our own kernels: weights stay in their stored format (borrowed
 //! from the checkpoint's memory map when it is the run format) or in int8/int4 blocks, and
-//! activations are f32 rows in buffers that each sequence keeps, so decoding a token
-//! allocates nothing and reads every weight once.
+//! activations are f32 rows in buffers the network reuses, so decoding a token allocates
+//! nothing. A pass takes several sequences at once, their rows stacked, so each weight is read
+//! once for all of them.
 
 mod attention;
 mod convert;
@@ -19,6 +20,8 @@ pub(crate) use matrix::{Matrix, to_f32};
 
 use super::architecture::TensorId;
 use super::layout::{self, Layer};
+use std::sync::Mutex;
+
 use super::{LoadError, ModelConfig, Precision, Weights, rope};
 
 type CpuLayer = Layer<Matrix, Vec<f32>>;
@@ -32,6 +35,14 @@ pub struct CpuNetwork {
     lm_head: Option<Matrix>,
     inv_freq: Vec<f32>,
     precision: Precision,
+    /// Reused by every pass (one at a time: a pass is synchronous and splits its own work).
+    buffers: Mutex<Buffers>,
+}
+
+/// One sequence's share of a pass: `ids` at its cache's next positions.
+pub struct CpuStep<'a> {
+    pub ids: &'a [u32],
+    pub cache: &'a mut CpuCache,
 }
 
 /// Loads each tensor into the kernels' formats.
@@ -82,6 +93,7 @@ impl CpuNetwork {
             inv_freq: rope::inv_freq(c.head_dim(), &c.rope),
             precision,
             config,
+            buffers: Mutex::default(),
         })
     }
 
@@ -123,38 +135,51 @@ impl CpuNetwork {
                 .collect(),
             len: 0,
             capacity,
-            buffers: Buffers::default(),
         }
     }
 
     /// Runs `ids` at the cache's next positions; the logits of the last one.
     pub fn forward(&self, ids: &[u32], cache: &mut CpuCache) -> Vec<f32> {
+        let mut logits = self.forward_batch(&mut [CpuStep { ids, cache }]);
+        logits.pop().expect("one sequence")
+    }
+
+    /// Runs every step in one pass; the logits of each step's last token, in order.
+    pub fn forward_batch(&self, steps: &mut [CpuStep<'_>]) -> Vec<Vec<f32>> {
+        let mut guard = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
+        let buffers: &mut Buffers = &mut guard;
         // The whole pass on one of the pool's threads: its parallel steps then split from
         // inside the pool instead of each handing work over from outside and sleeping on it.
         #[cfg(feature = "native")]
-        return rayon::scope(|_| self.pass(ids, cache));
+        return rayon::scope(|_| self.pass(steps, buffers));
         #[cfg(not(feature = "native"))]
-        self.pass(ids, cache)
+        self.pass(steps, buffers)
     }
 
-    fn pass(&self, ids: &[u32], cache: &mut CpuCache) -> Vec<f32> {
+    fn pass(&self, steps: &mut [CpuStep<'_>], b: &mut Buffers) -> Vec<Vec<f32>> {
         let c = &self.config;
-        let (n, h, d) = (ids.len(), c.hidden_size, c.head_dim());
+        let (h, d) = (c.hidden_size, c.head_dim());
         let (heads, kv_heads) = (c.num_attention_heads, c.num_key_value_heads);
-        let (start, capacity) = (cache.len, cache.capacity);
-        assert!(
-            start + n <= capacity,
-            "sequence of {} positions overflows its cache of {capacity}",
-            start + n
-        );
+        let n: usize = steps.iter().map(|s| s.ids.len()).sum();
         let eps = c.rms_norm_eps as f32;
-        let b = &mut cache.buffers;
         b.size(n, c);
-        for (id, row) in ids.iter().zip(b.x.chunks_exact_mut(h)) {
+        b.cos.clear();
+        b.sin.clear();
+        let ids = steps.iter().flat_map(|s| s.ids);
+        for (id, row) in ids.zip(b.x.chunks_exact_mut(h)) {
             self.embed_tokens.row_into(*id as usize, row);
         }
-        rope::tables(&self.inv_freq, start..start + n, &mut b.cos, &mut b.sin);
-        for (layer, (keys, values)) in self.layers.iter().zip(cache.layers.iter_mut()) {
+        for step in steps.iter() {
+            let (start, len) = (step.cache.len, step.ids.len());
+            assert!(
+                start + len <= step.cache.capacity,
+                "sequence of {} positions overflows its cache of {}",
+                start + len,
+                step.cache.capacity
+            );
+            rope::extend_tables(&self.inv_freq, start..start + len, &mut b.cos, &mut b.sin);
+        }
+        for (l, layer) in self.layers.iter().enumerate() {
             ops::rms_norm(&b.x, &layer.input_layernorm, eps, &mut b.normed);
             let q = Job(&layer.q_proj.weight, &mut b.q);
             let k = Job(&layer.k_proj.weight, &mut b.k);
@@ -176,25 +201,39 @@ impl CpuNetwork {
             }
             ops::rope(&mut b.q, d, &b.cos, &b.sin);
             ops::rope(&mut b.k, d, &b.cos, &b.sin);
-            // Keys and values are stored per head: [kv_heads, capacity, d].
-            for (i, (k, v)) in
-                b.k.chunks_exact(kv_heads * d)
-                    .zip(b.v.chunks_exact(kv_heads * d))
+            // Each sequence's rows: its keys and values into its cache, then its attention.
+            let (q_width, kv_width) = (heads * d, kv_heads * d);
+            let mut row = 0;
+            for step in steps.iter_mut() {
+                let rows = row..row + step.ids.len();
+                let cache = &mut *step.cache;
+                let (start, capacity) = (cache.len, cache.capacity);
+                let (keys, values) = &mut cache.layers[l];
+                let k = &b.k[rows.start * kv_width..rows.end * kv_width];
+                let v = &b.v[rows.start * kv_width..rows.end * kv_width];
+                // Keys and values are stored per head: [kv_heads, capacity, d].
+                for (i, (k, v)) in k
+                    .chunks_exact(kv_width)
+                    .zip(v.chunks_exact(kv_width))
                     .enumerate()
-            {
-                for head in 0..kv_heads {
-                    let at = (head * capacity + start + i) * d;
-                    keys[at..at + d].copy_from_slice(&k[head * d..(head + 1) * d]);
-                    values[at..at + d].copy_from_slice(&v[head * d..(head + 1) * d]);
+                {
+                    for head in 0..kv_heads {
+                        let at = (head * capacity + start + i) * d;
+                        keys[at..at + d].copy_from_slice(&k[head * d..(head + 1) * d]);
+                        values[at..at + d].copy_from_slice(&v[head * d..(head + 1) * d]);
+                    }
                 }
+                let shape = attention::Shape {
+                    heads,
+                    kv_heads,
+                    capacity,
+                    head_dim: d,
+                };
+                let q = &b.q[rows.start * q_width..rows.end * q_width];
+                let out = &mut b.attended[rows.start * q_width..rows.end * q_width];
+                attention::attend(q, keys, values, shape, start, out);
+                row = rows.end;
             }
-            let shape = attention::Shape {
-                heads,
-                kv_heads,
-                capacity,
-                head_dim: d,
-            };
-            attention::attend(&b.q, keys, values, shape, start, &mut b.attended);
             let o = Job(&layer.o_proj.weight, &mut b.projected);
             matmul(&b.attended, n, [o], &mut b.quantized);
             if let Some(bias) = &layer.o_proj.bias {
@@ -211,28 +250,49 @@ impl CpuNetwork {
             matmul(&b.gate, n, [down], &mut b.quantized);
             ops::add(&mut b.x, &b.projected);
         }
-        cache.len += n;
-        let last = &b.x[(n - 1) * h..];
-        ops::rms_norm(last, &self.norm, eps, &mut b.normed[..h]);
+        // Each sequence's last row through the final norm and the head, in one product.
+        let mut last = 0;
+        for (i, step) in steps.iter_mut().enumerate() {
+            step.cache.len += step.ids.len();
+            last += step.ids.len();
+            let row = &b.x[(last - 1) * h..last * h];
+            ops::rms_norm(row, &self.norm, eps, &mut b.normed[i * h..(i + 1) * h]);
+        }
         let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
-        let mut logits = vec![0.0; head.rows];
+        let mut logits = vec![0.0; steps.len() * head.rows];
         let job = Job(head, &mut logits);
-        matmul(&b.normed[..h], 1, [job], &mut b.quantized);
-        logits
+        matmul(
+            &b.normed[..steps.len() * h],
+            steps.len(),
+            [job],
+            &mut b.quantized,
+        );
+        match steps.len() {
+            1 => vec![logits],
+            _ => logits
+                .chunks_exact(head.rows)
+                .map(<[f32]>::to_vec)
+                .collect(),
+        }
     }
 }
 
-/// One sequence's keys and values per layer (`[kv_heads, capacity, head_dim]` each), and the
-/// activation buffers its forward passes reuse.
+/// One sequence's keys and values per layer (`[kv_heads, capacity, head_dim]` each).
 #[derive(Clone)]
 pub struct CpuCache {
     layers: Vec<(Vec<f32>, Vec<f32>)>,
     len: usize,
     capacity: usize,
-    buffers: Buffers,
 }
 
-#[derive(Default, Clone)]
+impl CpuCache {
+    /// Forgets the positions from `len` on; the next pass writes there.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+}
+
+#[derive(Default)]
 struct Buffers {
     x: Vec<f32>,
     normed: Vec<f32>,
@@ -249,7 +309,7 @@ struct Buffers {
 }
 
 impl Buffers {
-    /// Sizes every buffer for `n` tokens; after the first decode step this allocates nothing.
+    /// Sizes every buffer for `n` rows; once a pass of `n` rows ran, this allocates nothing.
     fn size(&mut self, n: usize, c: &ModelConfig) {
         let (q, kv) = (
             c.num_attention_heads * c.head_dim(),

@@ -82,4 +82,19 @@ pub enum GgufError {
         tensor: String,
         cause: DequantError,
     },
+    /// A metadata value hearth does not run.
+    #[error("{file}: {key} \"{found}\" is not supported (supported: {supported})")]
+    Unsupported {
+        file: String,
+        key: String,
+        found: String,
+        supported: String,
+    },
+    /// A metadata value of the right type that still cannot be used.
+    #[error("{file}: {key} {message}")]
+    Value {
+        file: String,
+        key: &'static str,
+        message: String,
+    },
 }

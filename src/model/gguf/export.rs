@@ -72,13 +72,29 @@ fn string_array(items: Vec<String>) -> Value {
     Value::Array(Array::String(items))
 }
 
+/// Why a test model's GGUF file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{0} blocks cannot be written")]
+    Blocks(&'static str),
+    #[error("{file}: {message}")]
+    Tokenizer { file: &'static str, message: String },
+}
+
+fn tokenizer_error(file: &'static str, message: impl std::fmt::Display) -> ExportError {
+    ExportError::Tokenizer {
+        file,
+        message: message.to_string(),
+    }
+}
+
 /// The GGUF file's bytes.
 pub fn test_model(
     preset: &Preset,
     seed: u64,
     file_type: FileType,
     tokenizer: &TokenizerFiles,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, ExportError> {
     let c = &preset.config;
     let spec = c.family.spec();
     let arch = spec.gguf_architecture;
@@ -145,7 +161,7 @@ pub fn test_model(
         }
     });
     if let Some(ty) = failed {
-        return Err(format!("{} blocks cannot be written", ty.name()));
+        return Err(ExportError::Blocks(ty.name()));
     }
     Ok(w.to_bytes())
 }
@@ -172,13 +188,12 @@ fn tokenizer_metadata(
     w: &mut GgufWriter,
     preset: &Preset,
     files: &TokenizerFiles,
-) -> Result<(), String> {
+) -> Result<(), ExportError> {
     let json: Json = serde_json::from_slice(&files.tokenizer_json)
-        .map_err(|e| format!("tokenizer.json: {e}"))?;
+        .map_err(|e| tokenizer_error("tokenizer.json", e))?;
     let config: Json = match &files.tokenizer_config {
-        Some(bytes) => {
-            serde_json::from_slice(bytes).map_err(|e| format!("tokenizer_config.json: {e}"))?
-        }
+        Some(bytes) => serde_json::from_slice(bytes)
+            .map_err(|e| tokenizer_error("tokenizer_config.json", e))?,
         None => Json::Null,
     };
     let rows = preset.config.vocab_size;
@@ -186,7 +201,7 @@ fn tokenizer_metadata(
     let mut types = vec![1i32; rows];
     let vocab = json["model"]["vocab"]
         .as_object()
-        .ok_or("tokenizer.json: no model.vocab")?;
+        .ok_or_else(|| tokenizer_error("tokenizer.json", "no model.vocab"))?;
     for (token, id) in vocab {
         if let Some(slot) = id.as_u64().and_then(|i| tokens.get_mut(i as usize)) {
             *slot = Some(token.clone());
@@ -215,7 +230,7 @@ fn tokenizer_metadata(
         .collect();
     let merges = json["model"]["merges"]
         .as_array()
-        .ok_or("tokenizer.json: no model.merges")?
+        .ok_or_else(|| tokenizer_error("tokenizer.json", "no model.merges"))?
         .iter()
         .map(|m| match m {
             Json::String(s) => s.clone(),

@@ -28,7 +28,7 @@ const RESERVE: u64 = 4096;
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorInfo {
     pub name: String,
-    /// In GGUF order: dims[0] varies fastest (the row length); the reverse of a
+    /// In GGUF order: `dims[0]` varies fastest (the row length); the reverse of a
     /// row-major (numpy, safetensors) shape.
     pub dims: Vec<u64>,
     pub ty: GgmlType,
@@ -43,7 +43,7 @@ impl TensorInfo {
         self.dims.iter().product()
     }
 
-    /// Values per row (dims[0]); 1 for a scalar.
+    /// Values per row (`dims[0]`); 1 for a scalar.
     pub fn row_len(&self) -> u64 {
         self.dims.first().copied().unwrap_or(1)
     }

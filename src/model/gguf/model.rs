@@ -11,60 +11,58 @@ use crate::model::{LoadError, ModelConfig, Precision, RopeParameters, RopeScalin
 /// llama.cpp's tensor of per-frequency divisors (Llama 3's RoPE scaling, precomputed).
 const ROPE_FREQS: &str = "rope_freqs.weight";
 
-fn err(e: GgufError) -> LoadError {
-    LoadError::Gguf(e.to_string())
-}
-
 /// The model's shape and flags from the file's metadata and tensor list (`bytes`: the file).
 pub fn config(header: &Gguf, bytes: &[u8]) -> Result<ModelConfig, LoadError> {
-    let arch = header.architecture().map_err(err)?;
+    let arch = header.architecture()?;
     let family = Family::by_gguf_architecture(arch).ok_or_else(|| {
         let known: Vec<&str> = crate::model::architecture::FAMILIES
             .iter()
             .map(|f| f.gguf_architecture)
             .collect();
-        LoadError::Gguf(format!(
-            "{}: general.architecture \"{arch}\" is not supported (supported: {})",
-            header.file(),
-            known.join(", ")
-        ))
+        GgufError::Unsupported {
+            file: header.file().into(),
+            key: "general.architecture".into(),
+            found: arch.into(),
+            supported: known.join(", "),
+        }
     })?;
     let key = |name: &str| format!("{arch}.{name}");
-    let int = |name: &str| header.get_u32(&key(name)).map(|v| v as usize).map_err(err);
+    let int = |name: &str| {
+        header
+            .get_u32(&key(name))
+            .map(|v| v as usize)
+            .map_err(LoadError::from)
+    };
     let maybe_int = |name: &str| {
         optional(header.get_u32(&key(name)))
             .map(|v| v.map(|v| v as usize))
-            .map_err(err)
+            .map_err(LoadError::from)
     };
     let hidden_size = int("embedding_length")?;
     let num_attention_heads = int("attention.head_count")?;
-    let embedding = header
-        .tensor(&TensorId::Embedding.gguf_name())
-        .map_err(err)?
-        .shape();
+    let embedding = header.tensor(&TensorId::Embedding.gguf_name())?.shape();
     let has = |id: TensorId| header.tensor(&id.gguf_name()).is_ok();
-    let theta = optional(header.get_f64(&key("rope.freq_base")))
-        .map_err(err)?
-        .unwrap_or(10_000.0);
-    let scaling = match optional(header.get_str(&key("rope.scaling.type"))).map_err(err)? {
+    let theta = optional(header.get_f64(&key("rope.freq_base")))?.unwrap_or(10_000.0);
+    let scaling = match optional(header.get_str(&key("rope.scaling.type")))? {
         Some("linear") => RopeScaling::Linear {
-            factor: header.get_f64(&key("rope.scaling.factor")).map_err(err)?,
+            factor: header.get_f64(&key("rope.scaling.factor"))?,
         },
         None | Some("none") => match header.tensor(ROPE_FREQS) {
             Ok(info) => {
                 let mut factors = vec![0f32; info.elements() as usize];
-                header
-                    .dequantize_tensor(bytes, ROPE_FREQS, &mut factors)
-                    .map_err(err)?;
+                header.dequantize_tensor(bytes, ROPE_FREQS, &mut factors)?;
                 RopeScaling::Factors(factors)
             }
             Err(_) => RopeScaling::Default,
         },
         Some(other) => {
-            return Err(LoadError::Gguf(format!(
-                "{}: {arch}.rope.scaling.type \"{other}\" is not supported (supported: none, linear)",
-                header.file()
-            )));
+            return Err(GgufError::Unsupported {
+                file: header.file().into(),
+                key: format!("{arch}.rope.scaling.type"),
+                found: other.into(),
+                supported: "none, linear".into(),
+            }
+            .into());
         }
     };
     let config = ModelConfig {
@@ -78,9 +76,7 @@ pub fn config(header: &Gguf, bytes: &[u8]) -> Result<ModelConfig, LoadError> {
         head_dim: maybe_int("attention.key_length")?
             .unwrap_or(hidden_size / num_attention_heads.max(1)),
         max_position_embeddings: int("context_length")?,
-        rms_norm_eps: header
-            .get_f64(&key("attention.layer_norm_rms_epsilon"))
-            .map_err(err)?,
+        rms_norm_eps: header.get_f64(&key("attention.layer_norm_rms_epsilon"))?,
         rope: RopeParameters { theta, scaling },
         tie_word_embeddings: !has(TensorId::LmHead),
         qkv_bias: has(TensorId::Layer(0, LayerTensor::QBias)),
@@ -100,13 +96,14 @@ pub struct TextMetadata {
 }
 
 pub fn text_metadata(header: &Gguf) -> Result<TextMetadata, LoadError> {
-    let tokens = header.get_str_array("tokenizer.ggml.tokens").map_err(err)?;
+    let tokens = header.get_str_array("tokenizer.ggml.tokens")?;
     let id = |name: &str| {
-        optional(header.get_u32(&format!("tokenizer.ggml.{name}_token_id"))).map_err(err)
+        optional(header.get_u32(&format!("tokenizer.ggml.{name}_token_id")))
+            .map_err(LoadError::from)
     };
     let token = |id: Option<u32>| id.and_then(|i| tokens.get(i as usize)).cloned();
     let (bos, eos, eot) = (id("bos")?, id("eos")?, id("eot")?);
-    let add_bos = optional(header.get_bool("tokenizer.ggml.add_bos_token")).map_err(err)?;
+    let add_bos = optional(header.get_bool("tokenizer.ggml.add_bos_token"))?;
     let stops: Vec<u32> = [eos, eot].into_iter().flatten().collect();
     let tokenizer_config = json!({
         "bos_token": token(bos),
@@ -114,9 +111,7 @@ pub fn text_metadata(header: &Gguf) -> Result<TextMetadata, LoadError> {
         "add_bos_token": add_bos,
     });
     let generation_config = json!({"bos_token_id": bos, "eos_token_id": stops});
-    let chat_template = optional(header.get_str("tokenizer.chat_template"))
-        .map_err(err)?
-        .map(str::to_string);
+    let chat_template = optional(header.get_str("tokenizer.chat_template"))?.map(str::to_string);
     Ok(TextMetadata {
         tokenizer_config: serde_json::to_vec(&tokenizer_config).expect("JSON"),
         generation_config: serde_json::to_vec(&generation_config).expect("JSON"),

@@ -19,10 +19,6 @@ const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}
 /// Llama 3's split: digits in threes.
 const LLAMA3_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
-fn err(e: GgufError) -> LoadError {
-    LoadError::Gguf(e.to_string())
-}
-
 /// How each `tokenizer.ggml.pre` splits text before BPE, and whether whole words in the
 /// vocabulary skip the merges (Llama 3's `ignore_merges`), as their tokenizer.json files say.
 fn pre_tokenizer(pre: &str) -> Option<(&'static str, bool, bool)> {
@@ -37,34 +33,47 @@ fn pre_tokenizer(pre: &str) -> Option<(&'static str, bool, bool)> {
 /// tokenizer.json bytes for the file's tokenizer.
 pub fn tokenizer_json(header: &Gguf) -> Result<Vec<u8>, LoadError> {
     let file = header.file();
-    let model = header.get_str("tokenizer.ggml.model").map_err(err)?;
+    let model = header.get_str("tokenizer.ggml.model")?;
     if model != "gpt2" {
-        return Err(LoadError::Gguf(format!(
-            "{file}: tokenizer.ggml.model \"{model}\" is not supported (supported: gpt2, byte-level BPE)"
-        )));
+        return Err(GgufError::Unsupported {
+            file: file.into(),
+            key: "tokenizer.ggml.model".into(),
+            found: model.into(),
+            supported: "gpt2, byte-level BPE".into(),
+        }
+        .into());
     }
-    let pre = optional(header.get_str("tokenizer.ggml.pre"))
-        .map_err(err)?
-        .unwrap_or("default");
+    let pre = optional(header.get_str("tokenizer.ggml.pre"))?.unwrap_or("default");
     let (split, nfc, ignore_merges) = pre_tokenizer(pre).ok_or_else(|| {
-        LoadError::Gguf(format!(
-            "{file}: tokenizer.ggml.pre \"{pre}\" is not supported (supported: qwen2, llama-bpe)"
-        ))
+        LoadError::from(GgufError::Unsupported {
+            file: file.into(),
+            key: "tokenizer.ggml.pre".into(),
+            found: pre.into(),
+            supported: "qwen2, llama-bpe".into(),
+        })
     })?;
-    let tokens = header.get_str_array("tokenizer.ggml.tokens").map_err(err)?;
+    let tokens = header.get_str_array("tokenizer.ggml.tokens")?;
     let types = match header.get("tokenizer.ggml.token_type") {
         None => Vec::new(),
         Some(value) => value
             .as_array()
             .map(|a| a.to_i64s())
             .ok_or_else(|| {
-                LoadError::Gguf(format!("{file}: tokenizer.ggml.token_type is not an array"))
+                LoadError::from(GgufError::Value {
+                    file: file.into(),
+                    key: "tokenizer.ggml.token_type",
+                    message: "is not an array".into(),
+                })
             })?
             .ok_or_else(|| {
-                LoadError::Gguf(format!("{file}: tokenizer.ggml.token_type is not integers"))
+                LoadError::from(GgufError::Value {
+                    file: file.into(),
+                    key: "tokenizer.ggml.token_type",
+                    message: "is not integers".into(),
+                })
             })?,
     };
-    let merges = header.get_str_array("tokenizer.ggml.merges").map_err(err)?;
+    let merges = header.get_str_array("tokenizer.ggml.merges")?;
     let mut vocab = Map::with_capacity(tokens.len());
     let mut added = Vec::new();
     for (id, token) in tokens.iter().enumerate() {
@@ -87,9 +96,11 @@ pub fn tokenizer_json(header: &Gguf) -> Result<Vec<u8>, LoadError> {
         .iter()
         .map(|m| match m.split_once(' ') {
             Some((a, b)) => Ok(json!([a, b])),
-            None => Err(LoadError::Gguf(format!(
-                "{file}: tokenizer.ggml.merges entry {m:?} is not two tokens"
-            ))),
+            None => Err(GgufError::Value {
+                file: file.into(),
+                key: "tokenizer.ggml.merges",
+                message: format!("entry {m:?} is not two tokens"),
+            }),
         })
         .collect::<Result<_, _>>()?;
     let byte_level = json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false});

@@ -67,6 +67,19 @@ impl fmt::Display for ValueType {
     }
 }
 
+// The type a `Value` or an `Array`'s items have: both enums name their variants after the
+// `ValueType` they hold.
+macro_rules! type_of {
+    ($value:expr) => {
+        type_of!($value; U8 I8 U16 I16 U32 I32 F32 Bool String Array U64 I64 F64)
+    };
+    ($value:expr; $($variant:ident)*) => {
+        match $value {
+            $(Self::$variant(_) => ValueType::$variant,)*
+        }
+    };
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     U8(u8),
@@ -86,21 +99,7 @@ pub enum Value {
 
 impl Value {
     pub fn value_type(&self) -> ValueType {
-        match self {
-            Self::U8(_) => ValueType::U8,
-            Self::I8(_) => ValueType::I8,
-            Self::U16(_) => ValueType::U16,
-            Self::I16(_) => ValueType::I16,
-            Self::U32(_) => ValueType::U32,
-            Self::I32(_) => ValueType::I32,
-            Self::F32(_) => ValueType::F32,
-            Self::Bool(_) => ValueType::Bool,
-            Self::String(_) => ValueType::String,
-            Self::Array(_) => ValueType::Array,
-            Self::U64(_) => ValueType::U64,
-            Self::I64(_) => ValueType::I64,
-            Self::F64(_) => ValueType::F64,
-        }
+        type_of!(self)
     }
 
     /// Any integer that is not negative: converters are not consistent about which
@@ -215,21 +214,7 @@ pub enum Array {
 
 impl Array {
     pub fn item_type(&self) -> ValueType {
-        match self {
-            Self::U8(_) => ValueType::U8,
-            Self::I8(_) => ValueType::I8,
-            Self::U16(_) => ValueType::U16,
-            Self::I16(_) => ValueType::I16,
-            Self::U32(_) => ValueType::U32,
-            Self::I32(_) => ValueType::I32,
-            Self::F32(_) => ValueType::F32,
-            Self::Bool(_) => ValueType::Bool,
-            Self::String(_) => ValueType::String,
-            Self::Array(_) => ValueType::Array,
-            Self::U64(_) => ValueType::U64,
-            Self::I64(_) => ValueType::I64,
-            Self::F64(_) => ValueType::F64,
-        }
+        type_of!(self)
     }
 
     pub fn len(&self) -> usize {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use burn::tensor::wgpu::wgpu;
 
 use super::shader::Source;
-use crate::model::GpuKernels;
+use crate::model::{DeviceError, GpuKernels};
 
 /// What hearth has done on its GPUs since the process started.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -267,7 +267,8 @@ impl Gpu {
         buffer: &wgpu::Buffer,
         len: u64,
         read: impl FnOnce(&[u8]) -> T,
-    ) -> Result<T, String> {
+    ) -> Result<T, DeviceError> {
+        let readback = |e: &dyn std::fmt::Display| DeviceError::Readback(e.to_string());
         let (sender, receiver) = async_channel::bounded(1);
         buffer.map_async(wgpu::MapMode::Read, ..len, move |result| {
             let _ = sender.try_send(result);
@@ -275,17 +276,15 @@ impl Gpu {
         #[cfg(not(target_family = "wasm"))]
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| format!("waiting for the GPU: {e}"))?;
+            .map_err(|e| readback(&e))?;
         receiver
             .recv()
             .await
-            .map_err(|_| "the GPU dropped a readback".to_string())?
-            .map_err(|e| format!("reading back from the GPU: {e}"))?;
+            .map_err(|_| DeviceError::Dropped)?
+            .map_err(|e| readback(&e))?;
         self.counters.readback_bytes.fetch_add(len, Relaxed);
         let value = {
-            let view = buffer
-                .get_mapped_range(..len)
-                .map_err(|e| format!("reading back from the GPU: {e}"))?;
+            let view = buffer.get_mapped_range(..len).map_err(|e| readback(&e))?;
             read(&view)
         };
         buffer.unmap();

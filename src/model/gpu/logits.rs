@@ -8,6 +8,7 @@ use burn::tensor::wgpu::wgpu;
 
 use super::context::Gpu;
 use super::pass::GpuCache;
+use crate::model::DeviceError;
 
 #[derive(Clone)]
 pub struct GpuLogits {
@@ -34,15 +35,15 @@ impl GpuLogits {
     }
 
     /// The sequence's buffers hold another position's logits once it ran again.
-    fn current(&self) -> Result<(), String> {
+    fn current(&self) -> Result<(), DeviceError> {
         match self.passes.load(Ordering::Acquire) == self.pass {
             true => Ok(()),
-            false => Err("GPU logits read after their sequence ran another pass".into()),
+            false => Err(DeviceError::Stale),
         }
     }
 
     /// The argmax the pass computed.
-    pub async fn argmax(self) -> Result<u32, String> {
+    pub async fn argmax(self) -> Result<u32, DeviceError> {
         self.current()?;
         self.gpu
             .read(&self.id_readback, 4, |bytes| {
@@ -52,7 +53,7 @@ impl GpuLogits {
     }
 
     /// The whole row.
-    pub async fn into_vec(self) -> Result<Vec<f32>, String> {
+    pub async fn into_vec(self) -> Result<Vec<f32>, DeviceError> {
         self.current()?;
         let bytes = self.logits.size();
         let mut encoder = self.gpu.encoder();

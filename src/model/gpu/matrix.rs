@@ -5,6 +5,7 @@
 use burn::tensor::wgpu::wgpu;
 
 use super::context::Gpu;
+use crate::model::TensorError;
 use crate::model::cpu::{Data, Matrix};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,14 +112,15 @@ pub fn format_of(m: &Matrix) -> Format {
 }
 
 /// Why a matrix cannot go to the GPU as it is.
-pub fn check_shape(m: &Matrix) -> Result<(), String> {
+pub fn check_shape(m: &Matrix) -> Result<(), TensorError> {
     let granule = Format::of(&m.data).granule();
     match m.cols.is_multiple_of(granule) {
         true => Ok(()),
-        false => Err(format!(
-            "{} columns are not a whole number of {granule}, which the GPU kernels read at once",
-            m.cols
-        )),
+        false => Err(TensorError::Blocks {
+            cols: m.cols,
+            block: granule,
+            reader: "the GPU kernels".into(),
+        }),
     }
 }
 
@@ -169,9 +171,9 @@ impl GpuMatrix {
     }
 
     /// Writes `m` as rows `row0..` of this (stacked) matrix.
-    pub fn write_rows(&self, gpu: &Gpu, row0: usize, m: &Matrix) -> Result<(), String> {
+    pub fn write_rows(&self, gpu: &Gpu, row0: usize, m: &Matrix) -> Result<(), TensorError> {
         if Format::of(&m.data) != self.format || m.cols != self.cols {
-            return Err("the matrices stacked into one product differ in format or width".into());
+            return Err(TensorError::Stack);
         }
         let part = &self.parts[0];
         let host = host_rows(m, 0..m.rows);

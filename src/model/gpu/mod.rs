@@ -121,10 +121,10 @@ impl Store for GpuStore<'_> {
         self.too_large(id.name(), stacked.largest_part_bytes())?;
         stacked
             .write_rows(self.gpu, row0, &m)
-            .map_err(|message| LoadError::Tensor {
+            .map_err(|source| LoadError::Tensor {
                 file: "the checkpoint".into(),
                 tensor: id.name(),
-                message,
+                source,
             })?;
         Ok(stacked.clone())
     }
@@ -232,7 +232,7 @@ impl GpuNetwork {
         GpuCache::new(self.shared.clone(), capacity)
     }
 
-    /// Runs `ids` at the cache's next positions, [`CHUNK`] at a time; the last position's
+    /// Runs `ids` at the cache's next positions, `CHUNK` at a time; the last position's
     /// logits stay on the device.
     pub fn forward(&self, ids: &[u32], cache: &mut GpuCache) -> GpuLogits {
         assert!(

@@ -230,6 +230,11 @@ pub struct Inputs<'a> {
 }
 
 impl GpuCache {
+    /// Forgets the positions from `len` on; the next pass writes there.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
     pub fn new(shared: Arc<Shared>, capacity: usize) -> Self {
         let buffers = Buffers::new(&shared.gpu, &shared.widths, capacity);
         Self::bound(shared, buffers, 0, capacity)
@@ -261,7 +266,7 @@ impl GpuCache {
         &self.buffers
     }
 
-    /// Runs one pass of at most [`CHUNK`] tokens at the cache's next positions; with `head`,
+    /// Runs one pass of at most `CHUNK` tokens at the cache's next positions; with `head`,
     /// through lm_head and the argmax too, whose id is copied out for reading. One
     /// submission.
     pub fn run(&mut self, inputs: Inputs<'_>, head: bool) {

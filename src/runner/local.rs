@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasm_bindgen_futures::spawn_local;
 
+use super::{Finished, Job, JobError, JobEvent, Runner, report_deltas};
 use crate::contract::ApiError;
 use crate::engine::Engine;
 use crate::generate::{GenerationRequest, generate_paced};
-use crate::service::{Job, JobEvent, Runner, report_deltas};
 use crate::text::ChatFormat;
 
 /// A yield to the runtime's event loop: a macrotask, since microtasks run before the
@@ -65,7 +65,12 @@ impl Runner for LocalRunner {
             };
             let done = generate_paced(&engine.model, &engine.format, &request, on_delta, pause)
                 .await
-                .map_err(|e| e.to_string());
+                .map(|answers| Finished {
+                    answers,
+                    // Each generation prefills its own prompt.
+                    cached_tokens: 0,
+                })
+                .map_err(JobError::from);
             let _ = events.try_send(JobEvent::Done(done));
         });
         Ok(job)
