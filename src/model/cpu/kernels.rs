@@ -17,7 +17,7 @@ use super::matrix::{Data, Matrix};
 use super::simd::Lanes;
 
 /// Up to this many input rows, quantized weights take the integer path.
-const INT_ROWS: usize = 3;
+const INT_ROWS: usize = 8;
 /// Rows of W per register tile, and inputs per tile.
 const TILE_ROWS: usize = 4;
 const TILE_INPUTS: usize = 3;
@@ -522,8 +522,8 @@ mod tests {
             .fold(0.0, f32::max)
     }
 
-    /// Every format, with 1 to 5 inputs (the integer path and the float tiles and their
-    /// edges), row counts that leave partial tiles, and for floats a width that leaves a tail.
+    /// Every format, with 1 to `INT_ROWS + 2` inputs (the integer path and the float tiles and
+    /// their edges), row counts that leave partial tiles, and for floats a width that leaves a tail.
     #[test]
     fn every_format_matches_the_reference() {
         for precision in [
@@ -541,7 +541,7 @@ mod tests {
                 let rows = 13;
                 let w = values(rows * cols, 7);
                 let (w, _blob) = matrix(&w, [rows, cols], precision);
-                for m in 1..=5 {
+                for m in 1..=INT_ROWS + 2 {
                     let x = values(m * cols, 11 + m as u32);
                     let mut out = vec![0f32; m * rows];
                     let mut q = QuantizedInput::default();
