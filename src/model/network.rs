@@ -232,6 +232,7 @@ impl Network {
                         KvCache::Cpu(cache) => CpuStep {
                             ids: step.ids,
                             cache,
+                            prompt: step.prompt,
                         },
                         _ => panic!("a cache is used with the network that made it"),
                     })
@@ -249,8 +250,11 @@ impl Network {
     }
 }
 
-/// One sequence's share of [`Network::forward_batch`]: `ids` at its cache's next positions.
+/// One sequence's share of [`Network::forward_batch`]: `ids` at its cache's next positions;
+/// `prompt` when they are prompt tokens rather than an answer's next token. (`forward` takes
+/// more than one token for a prompt.)
 pub struct Step<'a> {
     pub ids: &'a [u32],
     pub cache: &'a mut KvCache,
+    pub prompt: bool,
 }

@@ -69,7 +69,7 @@ async function fetchFile(url, name, store, onProgress) {
   const cached = store ? await store.match(url) : undefined;
   let head;
   try {
-    head = await fetch(url, { method: 'HEAD', cache: 'no-store' });
+    head = await retrying(() => fetch(url, { method: 'HEAD', cache: 'no-store' }));
   } catch (error) {
     if (cached) return fromCache(cached, name, onProgress);
     throw new Error(`${url}: ${error.message}`);
@@ -80,12 +80,30 @@ async function fetchFile(url, name, store, onProgress) {
   if (cached && cached.headers.get('x-hearth-version') === version) {
     return fromCache(cached, name, onProgress);
   }
-  const bytes = await download(url, name, onProgress);
+  const bytes = await retrying(() => download(url, name, onProgress));
   if (store) {
     const headers = { 'content-type': 'application/octet-stream', 'x-hearth-version': version };
     await store.put(url, new Response(bytes, { headers }));
   }
   return bytes;
+}
+
+/** Tries in all. */
+const ATTEMPTS = 3;
+
+/**
+ * `attempt()` again (after 250 ms, then 500 ms) when it fails without an answer: a dropped
+ * connection or a body cut off part way. An HTTP status is an answer, never retried.
+ */
+async function retrying(attempt) {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (i >= ATTEMPTS || /: HTTP \d+$/.test(error.message)) throw error;
+      await new Promise((ok) => setTimeout(ok, 250 * i));
+    }
+  }
 }
 
 /** What identifies this version of a file: its ETag (the hub's X-Linked-Etag for LFS files), else its size. */

@@ -3,9 +3,12 @@
 // `completionMessagesStream`, whose envelopes must be the ones the HTTP answers carry.
 
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { caseBody, checkCase, loadCases, runCases, SERVED_ID, TEST_KEY } from '../../tests/contract/runner.mjs';
+import { serveWith, testModel } from '../../tests/js/servers.mjs';
 import { handleIn, launch, loadEngine, serveSite } from './browser.mjs';
 
 const COMPLETION = '/api/v1/chat/completion_messages';
@@ -131,4 +134,36 @@ test('a checkpoint that cannot load is refused with the file and what is wrong',
   assert.match(await failure('/models/tiny-gqa-tied/', { device: 'quantum' }), /unknown device "quantum"/);
   // hearth's kernels widen f16 in registers: SwiftShader, without shader-f16, runs it.
   assert.equal(await failure('/models/tiny-gqa-tied/', { device: 'webgpu', dtype: 'f16' }), null);
+});
+
+test('a connection dropped while a checkpoint is fetched is retried', async () => {
+  const dir = testModel('tiny-gqa-tied');
+  let dropped = 0;
+  const cors = { 'access-control-allow-origin': '*', 'access-control-expose-headers': '*' };
+  const flaky = await serveWith(async (req, res) => {
+    const name = req.url.split('/').pop();
+    if (req.method === 'GET' && name === 'tokenizer.json' && dropped++ === 0) return req.socket.destroy();
+    try {
+      const bytes = await readFile(join(dir, name));
+      res.writeHead(200, { ...cors, 'content-length': bytes.length });
+      res.end(req.method === 'HEAD' ? undefined : bytes);
+    } catch {
+      res.writeHead(404, cors).end();
+    }
+  });
+  try {
+    const loaded = await page.evaluate(async (url) => {
+      const { Engine } = await import('/hearth.js');
+      try {
+        (await Engine.load(url, { device: 'cpu', cache: false })).dispose();
+        return 'loaded';
+      } catch (error) {
+        return error.message;
+      }
+    }, `${flaky.url}/`);
+    assert.equal(loaded, 'loaded');
+    assert.ok(dropped >= 2, 'the dropped request was made again');
+  } finally {
+    await flaky.close();
+  }
 });

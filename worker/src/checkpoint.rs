@@ -4,7 +4,7 @@
 use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{Fetch, Method, Request, RequestInit, Response, web_sys};
+use worker::{Fetch, Method, Request, RequestInit, Response, console_log, web_sys};
 
 use crate::settings::Origin;
 
@@ -39,13 +39,21 @@ impl Origin {
             }
             Origin::Url(base) => {
                 let url = format!("{base}/{file}");
-                let Some(response) = fetch(&url, Method::Get).await? else {
-                    return Ok(None);
-                };
-                exact_bytes(response)
-                    .await
-                    .map(Some)
-                    .map_err(|e| format!("{url}: {e:?}"))
+                // A body cut off part way is fetched again, as a refused connection is.
+                let mut attempt = 1;
+                loop {
+                    let Some(response) = fetch(&url, Method::Get).await? else {
+                        return Ok(None);
+                    };
+                    match exact_bytes(response).await {
+                        Ok(bytes) => return Ok(Some(bytes)),
+                        Err(e) if attempt < ATTEMPTS => {
+                            console_log!("{url}: the body was cut off ({e:?}); fetching it again");
+                            attempt += 1;
+                        }
+                        Err(e) => return Err(format!("{url}: {e:?}")),
+                    }
+                }
             }
         }
     }
@@ -87,14 +95,27 @@ async fn exact_bytes(response: Response) -> Result<Vec<u8>, JsValue> {
     Ok(bytes)
 }
 
-/// A successful response, `None` on 404, an error naming the URL otherwise.
+/// How often a dropped fetch is tried in all. An origin that closes each connection (an
+/// HTTP/1.0 server such as Python's http.server) can have the runtime reuse a connection it
+/// already closed, which fails as "Network connection lost"; a fresh attempt gets a new one.
+const ATTEMPTS: u32 = 3;
+
+/// A successful response, `None` on 404, an error naming the URL otherwise. A request that
+/// fails without an answer is sent again, up to [`ATTEMPTS`] times.
 async fn fetch(url: &str, method: Method) -> Result<Option<Response>, String> {
-    let request = Request::new_with_init(url, RequestInit::new().with_method(method))
-        .map_err(|e| format!("{url}: {e}"))?;
-    let response = Fetch::Request(request)
-        .send()
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
+    let mut attempt = 1;
+    let response = loop {
+        let request = Request::new_with_init(url, RequestInit::new().with_method(method.clone()))
+            .map_err(|e| format!("{url}: {e}"))?;
+        match Fetch::Request(request).send().await {
+            Ok(response) => break response,
+            Err(e) if attempt < ATTEMPTS => {
+                console_log!("{url}: {e}; trying again");
+                attempt += 1;
+            }
+            Err(e) => return Err(format!("{url}: {e} (after {ATTEMPTS} attempts)")),
+        }
+    };
     match response.status_code() {
         200..=299 => Ok(Some(response)),
         404 => Ok(None),

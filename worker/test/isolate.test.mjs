@@ -2,6 +2,7 @@
 // R2 binding, loaded once per isolate, answering every contract case.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -200,4 +201,30 @@ test('a streamed answer leaves the isolate token by token', async () => {
   console.log(`isolate: streamed 64 tokens in ${arrivals.length} reads over ${Math.round(spread)} ms`);
   assert.ok(arrivals.length >= 16, `${arrivals.length} reads`);
   assert.ok(spread > 100, `the first and last pieces arrived ${spread} ms apart`);
+});
+
+test('an origin that closes every connection (Python http.server) still loads: dropped fetches are retried', async () => {
+  const origin = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', model], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  try {
+    const port = await new Promise((ok, fail) => {
+      let out = '';
+      origin.stdout.on('data', (d) => {
+        out += d;
+        const found = / port (\d+)/.exec(out);
+        if (found) ok(found[1]);
+      });
+      origin.on('exit', () => fail(new Error(`http.server exited: ${out}`)));
+    });
+    const other = await startWorker({ MODEL_URL: `http://127.0.0.1:${port}` });
+    try {
+      const answer = await complete(other.url, hello(0));
+      assert.equal(answer.status, 200, answer.body);
+    } finally {
+      await other.close();
+    }
+  } finally {
+    origin.kill();
+  }
 });

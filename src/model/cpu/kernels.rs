@@ -16,8 +16,18 @@ use super::dispatch::{Kernel, Scratch, dispatch, for_each_chunk, threads};
 use super::matrix::{Data, Matrix};
 use super::simd::Lanes;
 
-/// Up to this many input rows, quantized weights take the integer path.
-const INT_ROWS: usize = 8;
+/// What the input rows are, which decides how quantized weights multiply them. The choice
+/// never depends on how many rows a pass holds, so a sequence's logits are the same alone or
+/// batched, prefilled at once or in chunks, or after a cached prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inputs {
+    /// Prompt tokens: float tiles over widened weight rows (fast for many rows).
+    Prompt,
+    /// Each row one sequence's next token: quantized weights multiply an int8 copy of the
+    /// rows in integers, row by row (llama.cpp's decode; at 8 batched sequences 1.75x the
+    /// float tiles' aggregate, benches/serve.sh in q8).
+    Decode,
+}
 /// Rows of W per register tile, and inputs per tile.
 const TILE_ROWS: usize = 4;
 const TILE_INPUTS: usize = 3;
@@ -55,7 +65,7 @@ struct Quantized<'a> {
 /// common width) in one parallel pass.
 pub fn matmul<const N: usize>(
     x: &[f32],
-    rows: usize,
+    (rows, inputs): (usize, Inputs),
     jobs: [Job<'_>; N],
     quantized: &mut QuantizedInput,
 ) {
@@ -65,7 +75,7 @@ pub fn matmul<const N: usize>(
             .all(|j| j.0.cols == cols && j.1.len() == rows * j.0.rows)
     );
     debug_assert_eq!(x.len(), rows * cols);
-    let integer = rows <= INT_ROWS && jobs.iter().any(|j| is_quantized(j.0));
+    let integer = inputs == Inputs::Decode && jobs.iter().any(|j| is_quantized(j.0));
     if integer {
         quantized.quants.resize(x.len(), 0);
         quantized.scales.resize(x.len() / BLOCK, 0.0);
@@ -522,7 +532,7 @@ mod tests {
             .fold(0.0, f32::max)
     }
 
-    /// Every format, with 1 to `INT_ROWS + 2` inputs (the integer path and the float tiles and
+    /// Every format, with 1 to 10 inputs as prompt rows and as decode rows (the integer path and the float tiles and
     /// their edges), row counts that leave partial tiles, and for floats a width that leaves a tail.
     #[test]
     fn every_format_matches_the_reference() {
@@ -541,15 +551,16 @@ mod tests {
                 let rows = 13;
                 let w = values(rows * cols, 7);
                 let (w, _blob) = matrix(&w, [rows, cols], precision);
-                for m in 1..=INT_ROWS + 2 {
+                for (m, inputs) in (1..=10).flat_map(|m| [(m, Inputs::Prompt), (m, Inputs::Decode)])
+                {
                     let x = values(m * cols, 11 + m as u32);
                     let mut out = vec![0f32; m * rows];
                     let mut q = QuantizedInput::default();
-                    matmul(&x, m, [Job(&w, &mut out)], &mut q);
+                    matmul(&x, (m, inputs), [Job(&w, &mut out)], &mut q);
                     let expected = reference(&x, &w, m);
                     // The integer path also rounds the input to int8: about 1/254 of each
                     // block's peak per product.
-                    let tolerance = if quantized && m <= INT_ROWS {
+                    let tolerance = if quantized && inputs == Inputs::Decode {
                         0.1
                     } else {
                         1e-4
@@ -574,7 +585,7 @@ mod tests {
             let x = values(cols, 5);
             let mut q = QuantizedInput::default();
             let mut out = vec![0f32; rows];
-            matmul(&x, 1, [Job(&w, &mut out)], &mut q);
+            matmul(&x, (1, Inputs::Decode), [Job(&w, &mut out)], &mut q);
             let rounded: Vec<f32> = (0..cols)
                 .map(|i| q.quants[i] as f32 * q.scales[i / BLOCK])
                 .collect();
@@ -599,7 +610,7 @@ mod tests {
             let x = values(m * cols, 2);
             let mut q = QuantizedInput::default();
             let mut dispatched = vec![0f32; m * rows];
-            matmul(&x, m, [Job(&w, &mut dispatched)], &mut q);
+            matmul(&x, (m, Inputs::Decode), [Job(&w, &mut dispatched)], &mut q);
             let input = Input {
                 x: &x,
                 rows: m,

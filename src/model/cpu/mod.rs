@@ -12,7 +12,7 @@ mod matrix;
 mod ops;
 mod simd;
 
-use kernels::{Job, QuantizedInput, matmul};
+use kernels::{Inputs, Job, QuantizedInput, matmul};
 // The GPU network uploads the same formats.
 #[cfg(feature = "wgpu")]
 pub(crate) use matrix::Data;
@@ -39,10 +39,12 @@ pub struct CpuNetwork {
     buffers: Mutex<Buffers>,
 }
 
-/// One sequence's share of a pass: `ids` at its cache's next positions.
+/// One sequence's share of a pass: `ids` at its cache's next positions, prompt tokens or the
+/// next token of an answer (which decides how quantized weights multiply them).
 pub struct CpuStep<'a> {
     pub ids: &'a [u32],
     pub cache: &'a mut CpuCache,
+    pub prompt: bool,
 }
 
 /// Loads each tensor into the kernels' formats.
@@ -140,20 +142,30 @@ impl CpuNetwork {
 
     /// Runs `ids` at the cache's next positions; the logits of the last one.
     pub fn forward(&self, ids: &[u32], cache: &mut CpuCache) -> Vec<f32> {
-        let mut logits = self.forward_batch(&mut [CpuStep { ids, cache }]);
+        let prompt = ids.len() > 1;
+        let mut logits = self.forward_batch(&mut [CpuStep { ids, cache, prompt }]);
         logits.pop().expect("one sequence")
     }
 
     /// Runs every step in one pass; the logits of each step's last token, in order.
     pub fn forward_batch(&self, steps: &mut [CpuStep<'_>]) -> Vec<Vec<f32>> {
+        // Prompt rows first, so each product splits into its prompt rows and its decode rows.
+        let mut order: Vec<usize> = (0..steps.len()).collect();
+        order.sort_by_key(|&i| !steps[i].prompt);
+        steps.sort_by_key(|s| !s.prompt);
         let mut guard = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
         let buffers: &mut Buffers = &mut guard;
         // The whole pass on one of the pool's threads: its parallel steps then split from
         // inside the pool instead of each handing work over from outside and sleeping on it.
         #[cfg(feature = "native")]
-        return rayon::scope(|_| self.pass(steps, buffers));
+        let sorted = rayon::scope(|_| self.pass(steps, buffers));
         #[cfg(not(feature = "native"))]
-        self.pass(steps, buffers)
+        let sorted = self.pass(steps, buffers);
+        let mut logits = vec![Vec::new(); sorted.len()];
+        for (logits_of, at) in sorted.into_iter().zip(order) {
+            logits[at] = logits_of;
+        }
+        logits
     }
 
     fn pass(&self, steps: &mut [CpuStep<'_>], b: &mut Buffers) -> Vec<Vec<f32>> {
@@ -161,6 +173,9 @@ impl CpuNetwork {
         let (h, d) = (c.hidden_size, c.head_dim());
         let (heads, kv_heads) = (c.num_attention_heads, c.num_key_value_heads);
         let n: usize = steps.iter().map(|s| s.ids.len()).sum();
+        let prompts = steps.iter().filter(|s| s.prompt);
+        let prompt_steps = prompts.clone().count();
+        let split = (prompts.map(|s| s.ids.len()).sum::<usize>(), n);
         let eps = c.rms_norm_eps as f32;
         b.size(n, c);
         b.cos.clear();
@@ -184,7 +199,7 @@ impl CpuNetwork {
             let q = Job(&layer.q_proj.weight, &mut b.q);
             let k = Job(&layer.k_proj.weight, &mut b.k);
             let v = Job(&layer.v_proj.weight, &mut b.v);
-            matmul(&b.normed, n, [q, k, v], &mut b.quantized);
+            project(&b.normed, split, [q, k, v], &mut b.quantized);
             for (out, p) in [
                 (&mut b.q, &layer.q_proj),
                 (&mut b.k, &layer.k_proj),
@@ -235,7 +250,7 @@ impl CpuNetwork {
                 row = rows.end;
             }
             let o = Job(&layer.o_proj.weight, &mut b.projected);
-            matmul(&b.attended, n, [o], &mut b.quantized);
+            project(&b.attended, split, [o], &mut b.quantized);
             if let Some(bias) = &layer.o_proj.bias {
                 ops::add_bias(&mut b.projected, bias);
             }
@@ -244,10 +259,10 @@ impl CpuNetwork {
             ops::rms_norm(&b.x, &layer.post_attention_layernorm, eps, &mut b.normed);
             let gate = Job(&layer.gate_proj.weight, &mut b.gate);
             let up = Job(&layer.up_proj.weight, &mut b.up);
-            matmul(&b.normed, n, [gate, up], &mut b.quantized);
+            project(&b.normed, split, [gate, up], &mut b.quantized);
             ops::swiglu(&mut b.gate, &b.up);
             let down = Job(&layer.down_proj.weight, &mut b.projected);
-            matmul(&b.gate, n, [down], &mut b.quantized);
+            project(&b.gate, split, [down], &mut b.quantized);
             ops::add(&mut b.x, &b.projected);
         }
         // Each sequence's last row through the final norm and the head, in one product.
@@ -261,9 +276,10 @@ impl CpuNetwork {
         let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
         let mut logits = vec![0.0; steps.len() * head.rows];
         let job = Job(head, &mut logits);
-        matmul(
+        let last_rows = (prompt_steps, steps.len());
+        project(
             &b.normed[..steps.len() * h],
-            steps.len(),
+            last_rows,
             [job],
             &mut b.quantized,
         );
@@ -274,6 +290,33 @@ impl CpuNetwork {
                 .map(<[f32]>::to_vec)
                 .collect(),
         }
+    }
+}
+
+/// `matmul` over a pass's rows: the first `prompt` of them as prompt rows, the rest (up to
+/// `rows`) as decode rows.
+fn project<const N: usize>(
+    x: &[f32],
+    (prompt, rows): (usize, usize),
+    jobs: [Job<'_>; N],
+    quantized: &mut QuantizedInput,
+) {
+    let (prompt_x, decode_x) = x.split_at(prompt * jobs[0].0.cols);
+    let mut halves = jobs.map(|Job(w, out)| {
+        let (a, b) = out.split_at_mut(prompt * w.rows);
+        (Some(Job(w, a)), Some(Job(w, b)))
+    });
+    if prompt > 0 {
+        let jobs = halves
+            .each_mut()
+            .map(|h| h.0.take().expect("the prompt rows"));
+        matmul(prompt_x, (prompt, Inputs::Prompt), jobs, quantized);
+    }
+    if rows > prompt {
+        let jobs = halves
+            .each_mut()
+            .map(|h| h.1.take().expect("the decode rows"));
+        matmul(decode_x, (rows - prompt, Inputs::Decode), jobs, quantized);
     }
 }
 
