@@ -70,6 +70,9 @@ impl fmt::Display for Raised {
 
 impl std::error::Error for Raised {}
 
+/// Instructions one render may run.
+const TEMPLATE_FUEL: u64 = 5_000_000;
+
 impl ChatTemplate {
     /// Compiles `source`. `bos_token`/`eos_token` become template variables when set (left
     /// undefined otherwise, as transformers omits unset special tokens).
@@ -84,6 +87,9 @@ impl ChatTemplate {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_keep_trailing_newline(false);
+        // Templates are code from the internet: one that loops without end fails its request
+        // after this many instructions (a long real conversation takes well under 1%).
+        env.set_fuel(Some(TEMPLATE_FUEL));
         // `.strip()`, `.split()`, `.items()`, … the Python methods templates call.
         env.set_unknown_method_callback(python::call_method);
         env.set_formatter(python::format_value);

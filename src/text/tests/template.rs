@@ -267,3 +267,31 @@ fn string_methods_beyond_pycompat() {
         r#"["  a b", "c"]|["a", "b", "c"]|["a", "", "b"]|["a", ".", "b.c"]|["a.b", ".", "c"]|["", "", "abc"]|x|x"#
     );
 }
+
+/// A template that loops without end fails its render with a clear error in bounded time;
+/// the same template object still renders a conversation its loops allow.
+#[test]
+fn an_endless_template_runs_out_of_fuel() {
+    let source = "{% for a in range(100000) %}{% for b in range(100000) %}{% if messages|length > 1 %}{{ b }}{% endif %}{% endfor %}{% endfor %}ok";
+    let template = ChatTemplate::new(source, None, None).unwrap();
+    let started = std::time::Instant::now();
+    let long = [m("user", "a"), m("assistant", "b")];
+    let e = template.render(&long, true).unwrap_err();
+    assert!(matches!(e, TextError::TemplateRender { .. }), "{e}");
+    assert!(e.to_string().contains("fuel"), "{e}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    // A real conversation stays far below the limit: a long Qwen3 chat renders.
+    let many: Vec<Message> = (0..400)
+        .map(|i| {
+            m(
+                if i % 2 == 0 { "user" } else { "assistant" },
+                "a few words of chat",
+            )
+        })
+        .collect();
+    assert!(qwen3().render(&many, true).is_ok());
+}
