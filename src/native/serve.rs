@@ -40,6 +40,9 @@ pub struct ServeOptions {
     /// Requests that may wait for a slot; more get 503.
     #[arg(long, default_value_t = 16)]
     pub max_queue: usize,
+    /// Connections open at once; one more is answered 503 and closed.
+    #[arg(long, default_value_t = 4096)]
+    pub max_connections: usize,
     /// The largest request body, in bytes.
     #[arg(long, default_value_t = crate::contract::DEFAULT_BODY_LIMIT)]
     pub max_body: usize,
@@ -70,6 +73,7 @@ pub fn run(options: ServeOptions) -> Result<(), String> {
         body_limit: options.max_body,
         read_timeout: Duration::from_secs(30),
         grace: Duration::from_secs(10),
+        max_connections: options.max_connections,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
     runtime.block_on(async move {

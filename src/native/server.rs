@@ -35,6 +35,8 @@ pub struct Limits {
     pub read_timeout: Duration,
     /// How long in-flight requests may run on after a shutdown signal.
     pub grace: Duration,
+    /// Connections open at once; one more is answered 503 and closed.
+    pub max_connections: usize,
 }
 
 /// The service once the model has loaded. Until then every request is answered 503/50300
@@ -44,6 +46,9 @@ pub type Ready = Arc<OnceLock<Arc<Service>>>;
 /// Prometheus' scrape path, answered here rather than by the service: only the server
 /// keeps the figures.
 const METRICS_PATH: &str = "/metrics";
+
+/// How long a client turned away for too many connections should wait, in seconds.
+const RETRY_CONNECTION_S: u32 = 1;
 
 /// How long a client told "loading" should wait before asking again, in seconds.
 const LOADING_RETRY_S: u32 = 2;
@@ -79,11 +84,29 @@ pub async fn serve_when_ready(
         metrics: Metrics::default(),
     });
     let graceful = GracefulShutdown::new();
+    let open = Arc::new(tokio::sync::Semaphore::new(shared.limits.max_connections));
     tokio::pin!(shutdown);
     loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => accepted?,
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
+        };
+        let (mut stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors, say: the listener itself is fine.
+                tracing::warn!(error = %e, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let _ = stream.write_all(&too_many_connections()).await;
+                let _ = stream.shutdown().await;
+            });
+            continue;
         };
         let header_timeout = shared.limits.read_timeout;
         let shared = shared.clone();
@@ -97,6 +120,7 @@ pub async fn serve_when_ready(
             if let Err(e) = connection.await {
                 tracing::debug!(%peer, error = %e, "connection ended");
             }
+            drop(permit);
         });
     }
     tracing::info!("shutting down: finishing requests in flight");
@@ -107,6 +131,18 @@ pub async fn serve_when_ready(
         tracing::warn!("grace period over: cancelling what is still running");
     }
     Ok(())
+}
+
+/// The whole answer to a connection over `--max-connections`: 503/50300, then closed.
+fn too_many_connections() -> Vec<u8> {
+    let mut e = ApiError::busy(RETRY_CONNECTION_S);
+    e.message = "too many connections are open; retry shortly".into();
+    let body = error_body("/", &e);
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: {RETRY_CONNECTION_S}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 /// What every connection's requests share.

@@ -26,6 +26,11 @@ struct Server {
 
 impl Server {
     fn start(model: &Path, parallel: usize, max_queue: usize) -> Self {
+        let (parallel, max_queue) = (parallel.to_string(), max_queue.to_string());
+        Self::start_with(model, &["--parallel", &parallel, "--max-queue", &max_queue])
+    }
+
+    fn start_with(model: &Path, options: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
             .args([
                 "serve",
@@ -40,8 +45,7 @@ impl Server {
             ])
             .arg("--model-dir")
             .arg(model)
-            .args(["--parallel", &parallel.to_string()])
-            .args(["--max-queue", &max_queue.to_string()])
+            .args(options)
             .env("RUST_LOG", "warn,hearth=info")
             .stderr(Stdio::piped())
             .spawn()
@@ -262,4 +266,109 @@ fn a_client_hanging_up_frees_its_slot() {
         "slot free {} ms after the hang-up",
         hung_up.elapsed().as_millis()
     );
+}
+
+/// SIGTERM while 32 clients stream: no new connection is taken, every answer in flight ends
+/// with its final event and `[DONE]` (or was never started: refused with 503), and the
+/// process exits 0 within the grace period.
+#[test]
+fn sigterm_under_32_streams_finishes_them_and_exits_0() {
+    let model = common::tiny_model_dir("sigterm-model");
+    let mut server = Server::start(&model, 4, 32);
+    let addr = server.addr;
+    let finished = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let clients: Vec<_> = (0..32)
+            .map(|i| {
+                let finished = &finished;
+                s.spawn(move || {
+                    let mut socket = TcpStream::connect(addr).unwrap();
+                    socket.set_read_timeout(Some(HANG)).unwrap();
+                    socket
+                        .write_all(&request_bytes(addr, &body(20_000 + i, true, 48, 0.0)))
+                        .unwrap();
+                    let mut answer = String::new();
+                    socket
+                        .read_to_string(&mut answer)
+                        .unwrap_or_else(|e| panic!("stream {i} hung or broke: {e}"));
+                    match &answer[9..12] {
+                        "200" => {
+                            let (_, payload) = answer.split_once("\r\n\r\n").unwrap();
+                            let payload = dechunk(payload);
+                            assert!(payload.contains("\"usage\""), "stream {i}: {payload}");
+                            assert!(
+                                payload.ends_with("data: [DONE]\n\n"),
+                                "stream {i}: {payload}"
+                            );
+                            finished.fetch_add(1, Ordering::Relaxed);
+                        }
+                        "503" => {}
+                        other => panic!("stream {i}: status {other}: {answer}"),
+                    }
+                })
+            })
+            .collect();
+        // Every client has been taken in and the first answers are streaming.
+        std::thread::sleep(Duration::from_millis(300));
+        let pid = server.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let stopped = Instant::now();
+        let status = loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                stopped.elapsed() < Duration::from_secs(15),
+                "still running after the grace period"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "exit {status}");
+        for client in clients {
+            client.join().unwrap();
+        }
+    });
+    let finished = finished.into_inner();
+    println!("sigterm: {finished} of 32 streams finished after SIGTERM");
+    assert!(finished > 0);
+}
+
+/// 1,000 idle keep-alive connections do not stop the server answering; past
+/// `--max-connections` a new connection gets 503/50300 at once, and is let in again when an
+/// idle one closes.
+#[test]
+fn idle_connections_are_held_up_to_the_limit() {
+    let model = common::tiny_model_dir("connections-model");
+    let server = Server::start_with(&model, &["--max-connections", "1001"]);
+    let addr = server.addr;
+    let mut idle: Vec<TcpStream> = (0..1000)
+        .map(|_| TcpStream::connect(addr).unwrap())
+        .collect();
+    assert_eq!(send(addr, 1), 200, "served beside 1,000 idle connections");
+    // The limit is reached: one more idle connection, then a request is turned away.
+    idle.push(TcpStream::connect(addr).unwrap());
+    std::thread::sleep(Duration::from_millis(200));
+    let mut refused = TcpStream::connect(addr).unwrap();
+    refused
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = String::new();
+    refused.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 503") && answer.contains("50300"),
+        "{answer}"
+    );
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+    drop(idle.pop());
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(send(addr, 2), 200, "served once an idle connection closed");
 }

@@ -38,6 +38,7 @@ fn serve_when_ready(ready: server::Ready, read_timeout: Duration) -> SocketAddr 
                 body_limit: hearth::contract::DEFAULT_BODY_LIMIT,
                 read_timeout,
                 grace: Duration::from_secs(1),
+                max_connections: 4096,
             };
             server::serve_when_ready(ready, listener, limits, std::future::pending())
                 .await
@@ -362,5 +363,46 @@ fn metrics_count_what_was_served() {
             2.0
         );
         assert!(text.contains("# TYPE hearth_time_to_first_token_seconds histogram"));
+    });
+}
+
+/// A client that sends its headers a byte at a time is cut off by the header timeout, and
+/// meanwhile others are served.
+#[test]
+fn headers_sent_a_byte_at_a_time_are_cut_off() {
+    let addr = start_with(Duration::from_secs(1));
+    runtime().block_on(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let trickle = tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            for byte in CM_HEAD.bytes().cycle() {
+                if slow.write_all(&[byte]).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if started.elapsed() > Duration::from_secs(10) {
+                    break;
+                }
+            }
+            // Closed by the server: reading ends (a 408 or nothing), long before 10 s.
+            let mut rest = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(2), slow.read_to_end(&mut rest)).await;
+            started.elapsed()
+        });
+        let other = send(
+            addr,
+            "POST",
+            "/api/v1/chat/completion_messages",
+            &[AUTH],
+            completion(false),
+        )
+        .await;
+        assert_eq!(other.status, 200, "{}", other.body);
+        let held = trickle.await.unwrap();
+        assert!(
+            held < Duration::from_secs(5),
+            "the slow client was held {held:?}"
+        );
     });
 }
