@@ -91,6 +91,12 @@ async fn send(
     }
 }
 
+/// A completion_messages request with the test key, plain or streamed.
+async fn complete(addr: SocketAddr, stream: bool) -> Answer {
+    let path = "/api/v1/chat/completion_messages";
+    send(addr, "POST", path, &[AUTH], completion(stream)).await
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -193,7 +199,7 @@ fn hanging_up_cancels_the_generation() {
         drop(stream);
         // Without cancellation this would wait behind ~2000 tokens of the abandoned answer.
         let started = std::time::Instant::now();
-        let plain = send(addr, "POST", "/api/v1/chat/completion_messages", &[AUTH], completion(false)).await;
+        let plain = complete(addr, false).await;
         assert_eq!(plain.status, 200);
         assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
     });
@@ -324,23 +330,9 @@ fn metrics_count_what_was_served() {
     runtime().block_on(async {
         let refused = send(addr, "GET", "/metrics", &[], vec![]).await;
         assert_eq!(refused.status, 401);
-        let plain = send(
-            addr,
-            "POST",
-            "/api/v1/chat/completion_messages",
-            &[AUTH],
-            completion(false),
-        )
-        .await;
+        let plain = complete(addr, false).await;
         assert_eq!(plain.status, 200, "{}", plain.body);
-        let streamed = send(
-            addr,
-            "POST",
-            "/api/v1/chat/completion_messages",
-            &[AUTH],
-            completion(true),
-        )
-        .await;
+        let streamed = complete(addr, true).await;
         assert_eq!(streamed.status, 200, "{}", streamed.body);
         let metrics = send(addr, "GET", "/metrics", &[AUTH], vec![]).await;
         assert_eq!(metrics.status, 200);
@@ -390,14 +382,7 @@ fn headers_sent_a_byte_at_a_time_are_cut_off() {
             let _ = tokio::time::timeout(Duration::from_secs(2), slow.read_to_end(&mut rest)).await;
             started.elapsed()
         });
-        let other = send(
-            addr,
-            "POST",
-            "/api/v1/chat/completion_messages",
-            &[AUTH],
-            completion(false),
-        )
-        .await;
+        let other = complete(addr, false).await;
         assert_eq!(other.status, 200, "{}", other.body);
         let held = trickle.await.unwrap();
         assert!(
