@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod chat;
 pub mod checkpoint;
+pub mod cors;
 pub mod files;
 pub mod hub;
 pub mod make_test_model;

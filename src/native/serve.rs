@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::model::ModelConfig;
 use crate::native::checkpoint::{CheckpointOptions, Loaded};
-use crate::native::server::{self, Limits};
+use crate::native::cors::Cors;
+use crate::native::server::{self, Settings};
 use crate::runner::scheduler::SlotOptions;
 use crate::runner::thread::EngineThread;
 use crate::service::{Config, ServedModel, Service};
@@ -43,6 +44,14 @@ pub struct ServeOptions {
     /// Connections open at once; one more is answered 503 and closed.
     #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
+    /// A browser origin (scheme://host[:port]) whose pages may call the server, or `*` for
+    /// any (repeatable; HEARTH_CORS_ORIGINS takes a comma-separated list) [default: none].
+    #[arg(
+        long = "cors-origin",
+        env = "HEARTH_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
     /// The largest request body, in bytes.
     #[arg(long, default_value_t = crate::contract::DEFAULT_BODY_LIMIT)]
     pub max_body: usize,
@@ -69,7 +78,8 @@ pub fn run(options: ServeOptions) -> Result<(), String> {
         );
     }
     let addr = SocketAddr::new(options.host, options.port);
-    let limits = Limits {
+    let settings = Settings {
+        cors: Cors::new(&options.cors_origins)?,
         body_limit: options.max_body,
         read_timeout: Duration::from_secs(30),
         grace: Duration::from_secs(10),
@@ -87,7 +97,7 @@ pub fn run(options: ServeOptions) -> Result<(), String> {
         let server = tokio::spawn(server::serve_when_ready(
             ready.clone(),
             listener,
-            limits,
+            settings,
             shutdown_signal(),
         ));
         let service = tokio::task::spawn_blocking(move || load_service(options, keys))

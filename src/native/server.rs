@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming as HyperBody};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use hyper::header::{
+    ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION, CONTENT_TYPE, HeaderValue, ORIGIN,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -19,6 +21,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use super::cors::Cors;
 use super::metrics::Metrics;
 use crate::contract::{ApiError, Incoming, Received, error_body};
 use crate::service::{Body, Service, TokenCounts};
@@ -29,7 +32,7 @@ type ResponseBody = BoxBody<Bytes, Infallible>;
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 const KEEP_ALIVE_COMMENT: &str = ": keep-alive\n\n";
 
-pub struct Limits {
+pub struct Settings {
     pub body_limit: usize,
     /// How long a client may take to send its headers, and then its body.
     pub read_timeout: Duration,
@@ -37,6 +40,8 @@ pub struct Limits {
     pub grace: Duration,
     /// Connections open at once; one more is answered 503 and closed.
     pub max_connections: usize,
+    /// Which browser pages may call.
+    pub cors: Cors,
 }
 
 /// The service once the model has loaded. Until then every request is answered 503/50300
@@ -57,34 +62,34 @@ const LOADING_RETRY_S: u32 = 2;
 pub async fn serve(
     service: Arc<Service>,
     listener: TcpListener,
-    limits: Limits,
+    settings: Settings,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     serve_when_ready(
         Arc::new(OnceLock::from(service)),
         listener,
-        limits,
+        settings,
         shutdown,
     )
     .await
 }
 
 /// Serves what `ready` holds (503 "loading" while it holds nothing) until `shutdown`
-/// resolves, then stops accepting and gives in-flight requests `limits.grace` to finish.
+/// resolves, then stops accepting and gives in-flight requests `settings.grace` to finish.
 pub async fn serve_when_ready(
     ready: Ready,
     listener: TcpListener,
-    limits: Limits,
+    settings: Settings,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let grace = limits.grace;
+    let grace = settings.grace;
     let shared = Arc::new(Shared {
         ready,
-        limits,
+        settings,
         metrics: Metrics::default(),
     });
     let graceful = GracefulShutdown::new();
-    let open = Arc::new(tokio::sync::Semaphore::new(shared.limits.max_connections));
+    let open = Arc::new(tokio::sync::Semaphore::new(shared.settings.max_connections));
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -108,7 +113,7 @@ pub async fn serve_when_ready(
             });
             continue;
         };
-        let header_timeout = shared.limits.read_timeout;
+        let header_timeout = shared.settings.read_timeout;
         let shared = shared.clone();
         let handler = service_fn(move |req| respond(shared.clone(), req, peer));
         let connection = http1::Builder::new()
@@ -148,18 +153,46 @@ fn too_many_connections() -> Vec<u8> {
 /// What every connection's requests share.
 struct Shared {
     ready: Ready,
-    limits: Limits,
+    settings: Settings,
     metrics: Metrics,
 }
 
+/// Answers one request, with the CORS headers its origin gets.
 async fn respond(
+    shared: Arc<Shared>,
+    req: Request<HyperBody>,
+    peer: SocketAddr,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let origin = header(ORIGIN).map(str::to_string);
+    let cors = &shared.settings.cors;
+    if let Some(headers) = cors.preflight(
+        req.method().as_str(),
+        req.uri().path(),
+        origin.as_deref(),
+        header(ACCESS_CONTROL_REQUEST_METHOD),
+    ) {
+        shared.metrics.answered(204);
+        let mut response = Response::new(Full::new(Bytes::new()).boxed());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        response.headers_mut().extend(headers);
+        return Ok(response);
+    }
+    let Ok(mut response) = answer(shared.clone(), req, peer).await;
+    response
+        .headers_mut()
+        .extend(cors.headers(origin.as_deref()));
+    Ok(response)
+}
+
+async fn answer(
     shared: Arc<Shared>,
     req: Request<HyperBody>,
     peer: SocketAddr,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let started = Instant::now();
     let (method, path) = (req.method().to_string(), req.uri().path().to_string());
-    let limits = &shared.limits;
+    let limits = &shared.settings;
     let error = |e: &ApiError| {
         shared.metrics.answered(e.status);
         Ok(error(&path, e, started, &method, peer))

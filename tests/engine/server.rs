@@ -12,7 +12,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 use crate::contract_cases::{self, SERVED_ID};
-use hearth::native::server::{self, Limits};
+use hearth::native::cors::Cors;
+use hearth::native::server::{self, Settings};
 
 /// Starts the server on 127.0.0.1 with the contract cases' service; returns its address.
 pub fn start() -> SocketAddr {
@@ -21,26 +22,31 @@ pub fn start() -> SocketAddr {
 
 /// [`start`] with `read_timeout` for headers and then the body.
 fn start_with(read_timeout: Duration) -> SocketAddr {
+    start_serving(read_timeout, Cors::default())
+}
+
+fn start_serving(read_timeout: Duration, cors: Cors) -> SocketAddr {
     let ready = server::Ready::default();
     let _ = ready.set(Arc::new(contract_cases::test_service()));
-    serve_when_ready(ready, read_timeout)
+    serve_when_ready(ready, read_timeout, cors)
 }
 
 /// Serves what `ready` holds (once it does) on a thread of its own; its address.
-fn serve_when_ready(ready: server::Ready, read_timeout: Duration) -> SocketAddr {
+fn serve_when_ready(ready: server::Ready, read_timeout: Duration, cors: Cors) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
-            let limits = Limits {
+            let settings = Settings {
                 body_limit: hearth::contract::DEFAULT_BODY_LIMIT,
                 read_timeout,
                 grace: Duration::from_secs(1),
                 max_connections: 4096,
+                cors,
             };
-            server::serve_when_ready(ready, listener, limits, std::future::pending())
+            server::serve_when_ready(ready, listener, settings, std::future::pending())
                 .await
                 .unwrap();
         });
@@ -305,7 +311,7 @@ fn the_key_is_checked_before_the_body() {
 #[test]
 fn healthz_says_loading_until_the_model_is_ready() {
     let ready = server::Ready::default();
-    let addr = serve_when_ready(ready.clone(), Duration::from_secs(10));
+    let addr = serve_when_ready(ready.clone(), Duration::from_secs(10), Cors::default());
     runtime().block_on(async {
         let loading = send(addr, "GET", "/healthz", &[], vec![]).await;
         assert_eq!(loading.status, 503, "{}", loading.body);
@@ -389,5 +395,99 @@ fn headers_sent_a_byte_at_a_time_are_cut_off() {
             held < Duration::from_secs(5),
             "the slow client was held {held:?}"
         );
+    });
+}
+
+/// `--cors-origin`: a listed page's preflight is answered 204 without a key, its answers
+/// (errors included) carry its own origin; another page's preflight is an ordinary 405,
+/// and `*` is never turned into a reflected origin with credentials.
+#[test]
+fn cors_answers_listed_pages_only() {
+    let page = "https://chat.example.com";
+    let addr = start_serving(
+        Duration::from_secs(10),
+        Cors::new(&[page.to_string()]).unwrap(),
+    );
+    let header = |answer: &Answer, name: &str| {
+        answer
+            .headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let path = "/api/v1/chat/completion_messages";
+    runtime().block_on(async {
+        let preflight = [
+            ("origin", page),
+            ("access-control-request-method", "POST"),
+            (
+                "access-control-request-headers",
+                "authorization, content-type",
+            ),
+        ];
+        let answer = send(addr, "OPTIONS", path, &preflight, vec![]).await;
+        assert_eq!(answer.status, 204, "{}", answer.body);
+        assert_eq!(
+            header(&answer, "access-control-allow-origin").as_deref(),
+            Some(page)
+        );
+        assert_eq!(
+            header(&answer, "access-control-allow-methods").as_deref(),
+            Some("POST")
+        );
+        let allowed = header(&answer, "access-control-allow-headers").unwrap();
+        assert!(allowed.contains("authorization") && allowed.contains("content-type"));
+        assert_eq!(header(&answer, "access-control-allow-credentials"), None);
+
+        let answer = send(
+            addr,
+            "POST",
+            path,
+            &[AUTH, ("origin", page)],
+            completion(false),
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(
+            header(&answer, "access-control-allow-origin").as_deref(),
+            Some(page)
+        );
+        assert_eq!(header(&answer, "vary").as_deref(), Some("origin"));
+        let answer = send(addr, "POST", path, &[("origin", page)], completion(false)).await;
+        assert_eq!(answer.status, 401);
+        assert_eq!(
+            header(&answer, "access-control-allow-origin").as_deref(),
+            Some(page)
+        );
+
+        let stranger = [
+            ("origin", "https://evil.example"),
+            ("access-control-request-method", "POST"),
+        ];
+        let answer = send(addr, "OPTIONS", path, &stranger, vec![]).await;
+        assert_eq!(answer.status, 405, "{}", answer.body);
+        assert_eq!(header(&answer, "access-control-allow-origin"), None);
+        let answer = send(addr, "POST", path, &[AUTH, stranger[0]], completion(false)).await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(header(&answer, "access-control-allow-origin"), None);
+    });
+
+    let addr = start_serving(Duration::from_secs(10), Cors::new(&["*".into()]).unwrap());
+    runtime().block_on(async {
+        let answer = send(
+            addr,
+            "POST",
+            path,
+            &[AUTH, ("origin", "https://evil.example")],
+            completion(false),
+        )
+        .await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(
+            header(&answer, "access-control-allow-origin").as_deref(),
+            Some("*")
+        );
+        assert_eq!(header(&answer, "access-control-allow-credentials"), None);
+        assert_eq!(header(&answer, "vary"), None);
     });
 }
