@@ -73,6 +73,14 @@ impl std::error::Error for Raised {}
 /// Instructions one render may run.
 const TEMPLATE_FUEL: u64 = 5_000_000;
 
+/// Bytes one render may produce: its final text, and everything its `{{ … }}` write on the
+/// way (into macro calls and `{% set %}` blocks too). Far more than any context holds as a
+/// prompt, far less than a template that doubles its output reaches within its fuel.
+pub const TEMPLATE_OUTPUT_LIMIT: usize = 16 << 20;
+
+/// The temp (per render, shared with the macros it calls) counting what `{{ … }}` wrote.
+const WRITTEN: &str = "hearth.written";
+
 impl ChatTemplate {
     /// Compiles `source`. `bos_token`/`eos_token` become template variables when set (left
     /// undefined otherwise, as transformers omits unset special tokens).
@@ -92,7 +100,10 @@ impl ChatTemplate {
         env.set_fuel(Some(TEMPLATE_FUEL));
         // `.strip()`, `.split()`, `.items()`, … the Python methods templates call.
         env.set_unknown_method_callback(python::call_method);
-        env.set_formatter(python::format_value);
+        env.set_formatter(|out, state, value| {
+            count_output(state, value)?;
+            python::format_value(out, state, value)
+        });
         env.add_filter("tojson", python::tojson);
         env.add_function(
             "raise_exception",
@@ -188,7 +199,14 @@ impl ChatTemplate {
             .env
             .get_template(NAME)
             .map_err(|e| self.render_error(&e))?;
-        template.render(ctx).map_err(|e| self.render_error(&e))
+        let mut out = Bounded(Vec::new());
+        template
+            .render_captured_to(ctx, &mut out)
+            .map_err(|e| self.render_error(&e))?;
+        String::from_utf8(out.0).map_err(|e| TextError::TemplateRender {
+            line: None,
+            message: format!("the output is not UTF-8: {e}"),
+        })
     }
 
     fn render_error(&self, err: &Error) -> TextError {
@@ -201,6 +219,48 @@ impl ChatTemplate {
         }
         let (line, message) = describe(err, &self.source);
         TextError::TemplateRender { line, message }
+    }
+}
+
+fn too_much_output() -> String {
+    format!(
+        "the template's output passed {} MiB: it grows without bound",
+        TEMPLATE_OUTPUT_LIMIT >> 20
+    )
+}
+
+/// Counts what one `{{ … }}` writes against [`TEMPLATE_OUTPUT_LIMIT`].
+fn count_output(state: &minijinja::State, value: &Value) -> Result<(), Error> {
+    let len = value
+        .as_str()
+        .map_or_else(|| value.to_string().len(), str::len);
+    let written = state
+        .get_temp(WRITTEN)
+        .and_then(|v| usize::try_from(v).ok())
+        .unwrap_or(0)
+        .saturating_add(len);
+    if written > TEMPLATE_OUTPUT_LIMIT {
+        return Err(Error::new(ErrorKind::InvalidOperation, too_much_output()));
+    }
+    state.set_temp(WRITTEN, Value::from(written));
+    Ok(())
+}
+
+/// The render's final text, refused past [`TEMPLATE_OUTPUT_LIMIT`] (literal text repeated by
+/// loops reaches it without passing the formatter).
+struct Bounded(Vec<u8>);
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + bytes.len() > TEMPLATE_OUTPUT_LIMIT {
+            return Err(std::io::Error::other(too_much_output()));
+        }
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -295,3 +295,29 @@ fn an_endless_template_runs_out_of_fuel() {
         .collect();
     assert!(qwen3().render(&many, true).is_ok());
 }
+
+/// Templates whose output doubles (a macro that writes its own result twice, literal text in
+/// nested loops) fail on the output limit, in bounded time, long before memory runs out.
+#[test]
+fn a_template_whose_output_explodes_is_stopped() {
+    let doubling = "{% macro d(n) %}{% if n > 0 %}{% set x = d(n - 1) %}{{ x }}{{ x }}{% else %}ab{% endif %}{% endmacro %}{{ d(60) }}";
+    let literal = format!(
+        "{{% for a in range(100000) %}}{{% for b in range(100000) %}}{}{{% endfor %}}{{% endfor %}}",
+        "x".repeat(4096)
+    );
+    let loop_output = "{% for a in range(100000) %}{% for b in range(100000) %}{{ messages[0].content }}{% endfor %}{% endfor %}";
+    for source in [doubling, &literal, loop_output] {
+        let template = ChatTemplate::new(source, None, None).unwrap();
+        let started = std::time::Instant::now();
+        let e = template
+            .render(&[m("user", &"y".repeat(1000))], true)
+            .unwrap_err();
+        assert!(matches!(e, TextError::TemplateRender { .. }), "{e}");
+        assert!(e.to_string().contains("output passed 16 MiB"), "{e}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
