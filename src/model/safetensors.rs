@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::gguf::GgmlType;
 use super::{LoadError, TensorError};
 
-/// File contents shared without copying: a memory map natively, a fetched buffer in wasm.
+/// File contents shared without copying: the file read into memory natively, a fetched buffer in wasm.
 pub type Blob = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
 /// A weights file as the loader reads it: in memory (a [`Blob`]), or outside it and read a

@@ -72,7 +72,7 @@ impl FileSource for PageFiles {
 struct OutsideFile(Uint8Array);
 
 // Safety: wasm32-unknown-unknown without atomics runs on one thread, so the JavaScript value
-// is never touched from another; `Contents` asks for Send + Sync because native memory maps
+// is never touched from another; `Contents` asks for Send + Sync because native file bytes
 // are shared across the server's threads.
 unsafe impl Send for OutsideFile {}
 unsafe impl Sync for OutsideFile {}

@@ -6,92 +6,18 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::common;
+use crate::served::{Server, dechunk, request_bytes};
 
 const REQUESTS: usize = 200;
 const CLIENTS: usize = 32;
 /// Longer than any answer here takes; a request still open then counts as hung.
 const HANG: Duration = Duration::from_secs(120);
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(model: &Path, parallel: usize, max_queue: usize) -> Self {
-        let (parallel, max_queue) = (parallel.to_string(), max_queue.to_string());
-        Self::start_with(model, &["--parallel", &parallel, "--max-queue", &max_queue])
-    }
-
-    fn start_with(model: &Path, options: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
-            .args([
-                "serve",
-                "--backend",
-                "cpu",
-                "--port",
-                "0",
-                "--api-key",
-                "load-key",
-                "--model-id",
-                "tiny",
-            ])
-            .arg("--model-dir")
-            .arg(model)
-            .args(options)
-            .env("RUST_LOG", "warn,hearth=info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("the server started").unwrap();
-            if let Some(rest) = line.split("serving on http://").nth(1) {
-                break rest.split('/').next().unwrap().parse().unwrap();
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, addr }
-    }
-
-    /// (current, peak) resident memory in KiB.
-    fn rss(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .unwrap()
-                .parse()
-                .unwrap()
-        };
-        (field("VmRSS:"), field("VmHWM:"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn request_bytes(addr: SocketAddr, body: &str) -> Vec<u8> {
-    format!(
-        "POST /api/v1/chat/completion_messages HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer load-key\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
 
 fn body(i: usize, stream: bool, max_tokens: usize, temperature: f32) -> String {
     serde_json::json!({
@@ -137,20 +63,6 @@ fn send(addr: SocketAddr, i: usize) -> u16 {
         other => panic!("request {i}: status {other}: {answer}"),
     }
     status
-}
-
-/// The body of a `transfer-encoding: chunked` answer (a stream's).
-fn dechunk(mut rest: &str) -> String {
-    let mut body = String::new();
-    loop {
-        let (size, after) = rest.split_once("\r\n").expect("a chunk size line");
-        let size = usize::from_str_radix(size.trim(), 16).expect("a hex chunk size");
-        if size == 0 {
-            return body;
-        }
-        body.push_str(&after[..size]);
-        rest = &after[size + 2..];
-    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -345,7 +257,7 @@ fn sigterm_under_32_streams_finishes_them_and_exits_0() {
 #[test]
 fn idle_connections_are_held_up_to_the_limit() {
     let model = common::tiny_model_dir("connections-model");
-    let server = Server::start_with(&model, &["--max-connections", "1001"]);
+    let server = Server::start_with(&model, &["--max-connections", "1001"], &[]);
     let addr = server.addr;
     let mut idle: Vec<TcpStream> = (0..1000)
         .map(|_| TcpStream::connect(addr).unwrap())

@@ -8,6 +8,7 @@ mod common;
 mod contract_cases;
 mod docs;
 mod families;
+mod faults;
 mod generation;
 mod gguf;
 mod gpu;
@@ -17,6 +18,7 @@ mod load_errors;
 mod openai_client;
 mod parity;
 mod quantized;
+mod served;
 mod server;
 mod text;
 

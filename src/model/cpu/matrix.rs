@@ -1,5 +1,5 @@
 //! A weight matrix `[rows, cols]` in the format the CPU kernels read: the checkpoint's own
-//! float bytes (borrowed from its memory map when they are already in the run format), or
+//! float bytes (borrowed from the file's bytes when they are already in the run format), or
 //! int8/int4 blocks of 32 with an f16 scale each.
 
 use super::convert::{BLOCK, bf16_to_f32, f16_to_f32, f32_to_f16, quantize_q4, quantize_q8};

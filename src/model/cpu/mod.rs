@@ -1,5 +1,5 @@
 //! The decoder on the CPU through our own kernels: weights stay in their stored format (borrowed
-//! from the checkpoint's memory map when it is the run format) or in int8/int4 blocks, and
+//! from the checkpoint file's bytes when it is the run format) or in int8/int4 blocks, and
 //! activations are f32 rows in buffers the network reuses, so decoding a token allocates
 //! nothing. A pass takes several sequences at once, their rows stacked, so each weight is read
 //! once for all of them.

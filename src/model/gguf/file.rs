@@ -2,7 +2,7 @@
 //! u64 tensor and metadata counts, the metadata key/values, the tensor infos, then the
 //! tensor data from the next multiple of `general.alignment` (32 when absent).
 //!
-//! Parsed from a byte slice, natively a memory map: the header is read into owned values,
+//! Parsed from a byte slice, natively the file read into memory: the header is read into owned values,
 //! the tensors are only located (and checked to lie in the file), never copied. No length
 //! or count read from the file is allocated for before its bytes are known to be there.
 
