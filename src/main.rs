@@ -34,6 +34,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Past a file size limit (`ulimit -f`) a write fails with EFBIG, which a download reports
+    // as a full disk, instead of the signal ending the process.
+    #[cfg(unix)]
+    // Safety: setting a signal's disposition to "ignore" before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     // hearth's own progress at info; the libraries' (autotune notes and such) only when wrong.
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -72,6 +72,23 @@ pub enum HubError {
         actual: String,
         expected: String,
     },
+    #[error(
+        "{file} needs {needed} more bytes but {dir} has {available} free: free some space (or point HF_HUB_CACHE at a larger disk) and run again"
+    )]
+    NoSpace {
+        file: String,
+        dir: PathBuf,
+        needed: u64,
+        available: u64,
+    },
+    #[error(
+        "{path}: {source}: the disk is full (or a file size limit was reached) after {written} bytes; free some space and run again: the download resumes from there"
+    )]
+    DiskFull {
+        path: PathBuf,
+        written: u64,
+        source: io::Error,
+    },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }
@@ -394,6 +411,18 @@ impl Hub {
         if let Some(dir) = partial.parent() {
             fs::create_dir_all(dir).map_err(io_at(dir))?;
         }
+        if let (Some(size), Some(dir)) = (meta.size, partial.parent()) {
+            let have = fs::metadata(&partial).map_or(0, |m| m.len());
+            let needed = size.saturating_sub(have);
+            if let Some(available) = free_space(dir).filter(|&free| free < needed) {
+                return Err(HubError::NoSpace {
+                    file: file.into(),
+                    dir: dir.to_path_buf(),
+                    needed,
+                    available,
+                });
+            }
+        }
         let progress = progress::bytes(file, meta.size);
         let mut last_error = None;
         for attempt in 1..=ATTEMPTS {
@@ -407,7 +436,9 @@ impl Hub {
                     last_error = None;
                     break;
                 }
-                Err(e @ (HubError::Status { .. } | HubError::Io { .. })) => return Err(e),
+                Err(
+                    e @ (HubError::Status { .. } | HubError::Io { .. } | HubError::DiskFull { .. }),
+                ) => return Err(e),
                 Err(e) => {
                     tracing::warn!(file, attempt, error = %e, "download broken off; resuming");
                     last_error = Some(e);
@@ -473,10 +504,11 @@ impl Hub {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(transfer_error(url, e)),
             };
-            out.write_all(&buffer[..n]).map_err(io_at(partial))?;
+            out.write_all(&buffer[..n])
+                .map_err(|e| write_error(partial, e))?;
             progress.inc(n as u64);
         }
-        out.flush().map_err(io_at(partial))
+        out.flush().map_err(|e| write_error(partial, e))
     }
 
     fn authorized(&self, request: Request) -> Request {
@@ -515,6 +547,45 @@ struct Sibling {
 struct FileMeta {
     etag: String,
     size: Option<u64>,
+}
+
+/// A failed write to `partial`: the disk full (or a size limit) told apart, since the user
+/// can fix that and resume.
+fn write_error(partial: &Path, source: io::Error) -> HubError {
+    use io::ErrorKind::{FileTooLarge, QuotaExceeded, StorageFull};
+    if matches!(source.kind(), StorageFull | FileTooLarge | QuotaExceeded) {
+        HubError::DiskFull {
+            path: partial.to_path_buf(),
+            written: fs::metadata(partial).map_or(0, |m| m.len()),
+            source,
+        }
+    } else {
+        HubError::Io {
+            path: partial.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Bytes an unprivileged process may still write under `dir`; `None` where unknown.
+#[cfg(unix)]
+fn free_space(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // Safety: `path` is NUL-terminated and `stat` is written by the call before it is read.
+    let stat = unsafe {
+        if libc::statvfs(path.as_ptr(), stat.as_mut_ptr()) != 0 {
+            return None;
+        }
+        stat.assume_init()
+    };
+    Some(u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
+}
+
+#[cfg(not(unix))]
+fn free_space(_dir: &Path) -> Option<u64> {
+    None
 }
 
 /// `org/name` (or a legacy bare `name`): it becomes a path and a URL, so nothing else.

@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
 use hearth::engine::Engine;
@@ -24,6 +27,7 @@ struct MockHub {
     url: String,
     log: Arc<Mutex<Vec<String>>>,
     files: HashMap<String, Vec<u8>>,
+    state: Arc<State>,
 }
 
 struct State {
@@ -32,6 +36,11 @@ struct State {
     /// Weight transfers still to be cut off halfway.
     cuts: Mutex<u32>,
     corrupt: bool,
+    /// Weight transfers trickle (256 KiB every 20 ms) while set, so a test can kill a
+    /// download halfway.
+    slow: AtomicBool,
+    /// The size the hub claims for weight files, when not their own.
+    claimed_size: Mutex<Option<u64>>,
 }
 
 impl MockHub {
@@ -50,16 +59,28 @@ impl MockHub {
             log: log.clone(),
             cuts: Mutex::new(cuts),
             corrupt,
+            slow: AtomicBool::new(false),
+            claimed_size: Mutex::new(None),
         });
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let served = state.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let state = state.clone();
+                let state = served.clone();
                 std::thread::spawn(move || answer(stream, &state));
             }
         });
-        Self { url, log, files }
+        Self {
+            url,
+            log,
+            files,
+            state,
+        }
+    }
+
+    fn set_slow(&self, slow: bool) {
+        self.state.slow.store(slow, Ordering::SeqCst);
     }
 
     fn requests(&self, prefix: &str) -> Vec<String> {
@@ -121,7 +142,7 @@ fn answer(mut stream: TcpStream, state: &State) {
         }
         let _ = stream.write_all(head.as_bytes());
         let _ = stream.write_all(b"\r\n");
-        if method != "HEAD" {
+        if method != "HEAD" && !body.is_empty() {
             let _ = stream.write_all(body);
         }
     };
@@ -163,7 +184,15 @@ fn answer(mut stream: TcpStream, state: &State) {
                 &[
                     ("location", format!("/cdn/{name}")),
                     ("x-linked-etag", format!("\"{sha}\"")),
-                    ("x-linked-size", bytes.len().to_string()),
+                    (
+                        "x-linked-size",
+                        state
+                            .claimed_size
+                            .lock()
+                            .unwrap()
+                            .unwrap_or(bytes.len() as u64)
+                            .to_string(),
+                    ),
                     ("x-repo-commit", COMMIT.into()),
                     ("content-length", "0".into()),
                 ],
@@ -211,7 +240,17 @@ fn answer(mut stream: TcpStream, state: &State) {
         };
         // A cut transfer promises the whole length and hangs up halfway.
         let sent = if cut { &rest[..rest.len() / 2] } else { rest };
-        reply(&mut stream, status, &headers, sent);
+        if state.slow.load(Ordering::SeqCst) {
+            reply(&mut stream, status, &headers, b"");
+            for piece in sent.chunks(256 << 10) {
+                if stream.write_all(piece).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        } else {
+            reply(&mut stream, status, &headers, sent);
+        }
     } else {
         let body = b"{\"error\":\"Repository not found\"}";
         reply(
@@ -465,4 +504,200 @@ fn a_gguf_repo_gives_the_file_its_quant_names() {
         .unwrap_err()
         .to_string();
     assert!(message.contains("2 .gguf files have \"tiny\""), "{message}");
+}
+
+/// `hearth serve --model REPO` from `hub` into `cache` (its hub cache directory), through
+/// `wrapper` (a shell prefix such as a `ulimit`) when given.
+fn serve_from_hub(hub: &MockHub, cache: &Path, wrapper: Option<&str>) -> Child {
+    let hearth = env!("CARGO_BIN_EXE_hearth");
+    let args = ["serve", "--backend", "cpu", "--port", "0", "--model", REPO];
+    let mut command = match wrapper {
+        Some(prefix) => {
+            let mut c = Command::new("bash");
+            c.arg("-c")
+                .arg(format!("{prefix} && exec \"$0\" \"$@\""))
+                .arg(hearth);
+            c
+        }
+        None => Command::new(hearth),
+    };
+    command
+        .args(args)
+        .env("HF_ENDPOINT", &hub.url)
+        .env("HF_HUB_CACHE", cache)
+        .env("HF_TOKEN", "hf_test")
+        .env_remove("HF_HUB_OFFLINE")
+        .env("RUST_LOG", "warn,hearth=info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Reads `child`'s log until it serves (true) or exits (false); the lines read.
+fn wait_for_serving(child: &mut Child) -> (bool, String) {
+    let mut log = String::new();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.map_while(Result::ok) {
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("serving on http://") {
+            return (true, log);
+        }
+    }
+    (false, log)
+}
+
+fn blobs(cache: &Path) -> PathBuf {
+    cache.join("models--hearth-test--tiny-gqa-tied/blobs")
+}
+
+/// The `.incomplete` file of the download in progress, once it has some bytes.
+fn partial_download(cache: &Path) -> (PathBuf, u64) {
+    let started = Instant::now();
+    loop {
+        let found = std::fs::read_dir(blobs(cache)).ok().and_then(|entries| {
+            entries.flatten().find_map(|e| {
+                let len = e.metadata().ok()?.len();
+                let name = e.file_name().to_string_lossy().into_owned();
+                // A weight shard's (its sha256 for a name), not a small file's.
+                let shard = name
+                    .strip_suffix(".incomplete")
+                    .is_some_and(|s| s.len() == 64);
+                (shard && len > 0).then(|| (e.path(), len))
+            })
+        });
+        if let Some(found) = found {
+            return found;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no download started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The weight shard whose blob `partial` will become.
+fn shard_of(hub: &MockHub, partial: &Path) -> String {
+    let sha = partial.file_stem().unwrap().to_string_lossy().into_owned();
+    hub.files
+        .iter()
+        .find(|(_, bytes)| common::sha256(bytes) == sha)
+        .map(|(name, _)| name.clone())
+        .expect("a shard's blob")
+}
+
+/// kill -9 halfway through a shard: the next start resumes from the bytes on disk (a
+/// ranged request) and serves; when those bytes were damaged meanwhile, the sha256 check
+/// refuses the file, drops it, and the start after that downloads it whole.
+#[test]
+fn a_download_killed_with_sigkill_resumes_and_is_verified() {
+    for damaged in [false, true] {
+        let hub = MockHub::start(0, false);
+        let cache = fresh_cache(&format!("hub-sigkill-{damaged}"));
+        hub.set_slow(true);
+        let mut child = serve_from_hub(&hub, &cache, None);
+        let (partial, _) = partial_download(&cache);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let have = std::fs::metadata(&partial).unwrap().len();
+        let shard = shard_of(&hub, &partial);
+        assert!(have > 0 && have < hub.files[&shard].len() as u64, "{have}");
+        if damaged {
+            let mut bytes = std::fs::read(&partial).unwrap();
+            bytes[10] ^= 0xff;
+            std::fs::write(&partial, bytes).unwrap();
+        }
+        hub.set_slow(false);
+        let mut child = serve_from_hub(&hub, &cache, None);
+        let (served, log) = wait_for_serving(&mut child);
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let ranged = hub.requests(&format!("GET /cdn/{shard} range=bytes={have}-"));
+        assert_eq!(ranged.len(), 1, "{:?}", hub.requests("GET /cdn/"));
+        if damaged {
+            assert!(!served && !status.success(), "{log}");
+            assert!(log.contains("sha256") && log.contains(&shard), "{log}");
+            assert!(!partial.exists(), "the damaged bytes are not kept");
+            let mut child = serve_from_hub(&hub, &cache, None);
+            let (served, log) = wait_for_serving(&mut child);
+            let _ = child.kill();
+            child.wait().unwrap();
+            assert!(served, "{log}");
+        } else {
+            assert!(served, "{log}");
+        }
+        let blob = partial.with_extension("");
+        assert_eq!(std::fs::read(&blob).unwrap(), hub.files[&shard]);
+    }
+}
+
+/// A file size limit reached mid-shard (as a full disk would be) ends the start with a
+/// message that says so and how to go on; nothing half-written is in the snapshot, and the
+/// next start, with room, resumes the shard.
+#[test]
+fn a_full_disk_is_named_and_leaves_nothing_half_written() {
+    let hub = MockHub::start(0, false);
+    let cache = fresh_cache("hub-disk-full");
+    let largest_small = hub
+        .files
+        .iter()
+        .filter(|(name, _)| !is_lfs(name))
+        .map(|(_, b)| b.len())
+        .max()
+        .unwrap();
+    let limit_kib = largest_small / 1024 + 512;
+    let too_large = |name: &str| is_lfs(name) && hub.files[name].len() > limit_kib * 1024;
+    assert!(hub.files.keys().any(|n| too_large(n)));
+    let mut child = serve_from_hub(&hub, &cache, Some(&format!("ulimit -f {limit_kib}")));
+    let (served, log) = wait_for_serving(&mut child);
+    let status = child.wait().unwrap();
+    assert!(!served && !status.success(), "{log}");
+    let last = log.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("hearth: ")
+            && last.contains("the disk is full")
+            && last.contains("resumes"),
+        "{log}"
+    );
+    let snapshot = cache
+        .join("models--hearth-test--tiny-gqa-tied/snapshots")
+        .join(COMMIT);
+    for (name, bytes) in &hub.files {
+        let linked = snapshot.join(name);
+        if too_large(name) {
+            assert!(!linked.exists(), "{name} is in the snapshot");
+            assert!(!blobs(&cache).join(common::sha256(bytes)).exists());
+        }
+    }
+    let mut child = serve_from_hub(&hub, &cache, None);
+    let (served, log) = wait_for_serving(&mut child);
+    let _ = child.kill();
+    child.wait().unwrap();
+    assert!(served, "{log}");
+    assert!(
+        hub.requests("GET /cdn/")
+            .iter()
+            .any(|r| r.contains("range=bytes=")),
+        "{:?}",
+        hub.requests("GET /cdn/")
+    );
+}
+
+/// A file larger than the disk's free space is refused before any byte is fetched.
+#[test]
+fn a_file_larger_than_the_free_space_is_refused_before_downloading() {
+    let hub = MockHub::start(0, false);
+    *hub.state.claimed_size.lock().unwrap() = Some(1 << 60);
+    let cache = fresh_cache("hub-no-space");
+    let error = Hub::new(hub.settings(&cache))
+        .snapshot(REPO, "main")
+        .unwrap_err();
+    assert!(matches!(error, HubError::NoSpace { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains(".safetensors") && message.contains("HF_HUB_CACHE"),
+        "{message}"
+    );
+    assert!(hub.requests("GET /cdn/").is_empty());
 }
