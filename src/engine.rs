@@ -49,12 +49,14 @@ impl Engine {
         let config = gguf::model::config(&header, (*blob).as_ref())?;
         let text = gguf::model::text_metadata(&header)?;
         let tokenizer_json = gguf::tokenizer::tokenizer_json(&header)?;
+        let template_key = format!("{file}: tokenizer.chat_template");
         let format = chat_format(
             TextFiles {
                 tokenizer_json: &tokenizer_json,
                 tokenizer_config: Some(&text.tokenizer_config),
                 generation_config: Some(&text.generation_config),
                 chat_template: text.chat_template.as_deref().map(str::as_bytes),
+                chat_template_name: Some(&template_key),
             },
             &config,
         )?;
@@ -82,6 +84,7 @@ fn load_format(source: &dyn FileSource, config: &ModelConfig) -> Result<ChatForm
             tokenizer_config: tokenizer_config.as_deref().map(|b| b.as_ref()),
             generation_config: generation_config.as_deref().map(|b| b.as_ref()),
             chat_template: chat_template.as_deref().map(|b| b.as_ref()),
+            chat_template_name: None,
         },
         config,
     )

@@ -44,7 +44,7 @@ pub struct ServeOptions {
     /// Connections open at once; one more is answered 503 and closed.
     #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
-    /// A browser origin (scheme://host[:port]) whose pages may call the server, or `*` for
+    /// A browser origin (`scheme://host[:port]`) whose pages may call the server, or `*` for
     /// any (repeatable; HEARTH_CORS_ORIGINS takes a comma-separated list) [default: none].
     #[arg(
         long = "cors-origin",

@@ -33,6 +33,9 @@ pub struct TextFiles<'a> {
     /// `chat_template.jinja`, where transformers 5 saves the template; it wins over
     /// tokenizer_config.json's `chat_template`.
     pub chat_template: Option<&'a [u8]>,
+    /// What to call `chat_template` in errors when it is not a `chat_template.jinja` (a GGUF's
+    /// metadata key).
+    pub chat_template_name: Option<&'a str>,
 }
 
 impl<'a> TextFiles<'a> {
@@ -73,9 +76,23 @@ impl ChatFormat {
             .as_ref()
             .map(|c| (c.bos_token.clone(), c.eos_token.clone()))
             .unwrap_or_default();
-        let source = jinja.or_else(|| tokenizer_config.as_ref()?.chat_template.clone());
+        let source = match jinja {
+            Some(jinja) => Some((
+                jinja,
+                files.chat_template_name.unwrap_or("chat_template.jinja"),
+            )),
+            None => tokenizer_config
+                .as_ref()
+                .and_then(|c| c.chat_template.clone())
+                .map(|t| (t, "tokenizer_config.json")),
+        };
         let template = match source {
-            Some(source) => ChatTemplate::new(&source, bos, eos)?,
+            Some((source, file)) => {
+                ChatTemplate::new(&source, bos, eos).map_err(|e| TextError::In {
+                    file: file.to_string(),
+                    source: Box::new(e),
+                })?
+            }
             None if chatml_fallback => {
                 tracing::info!(
                     "no chat template in chat_template.jinja or tokenizer_config.json; using plain ChatML"

@@ -32,6 +32,12 @@ pub enum TextError {
         line: Option<usize>,
         message: String,
     },
+    /// An error in the file (or GGUF key) `file` names.
+    #[error("{file}: {source}")]
+    In {
+        file: String,
+        source: Box<TextError>,
+    },
     /// The template called `raise_exception(message)`, usually to reject a conversation
     /// (e.g. roles that do not alternate); the message is meant for the API client.
     #[error("chat template rejected the conversation: {0}")]

@@ -9,6 +9,7 @@ mod contract_cases;
 mod docs;
 mod families;
 mod faults;
+mod fuzz;
 mod generation;
 mod gguf;
 mod gpu;

@@ -21,7 +21,7 @@ pub fn start() -> SocketAddr {
 }
 
 /// [`start`] with `read_timeout` for headers and then the body.
-fn start_with(read_timeout: Duration) -> SocketAddr {
+pub fn start_with(read_timeout: Duration) -> SocketAddr {
     start_serving(read_timeout, Cors::default())
 }
 

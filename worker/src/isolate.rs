@@ -284,6 +284,7 @@ impl Load {
             tokenizer_config: optional[0].as_deref(),
             generation_config: optional[1].as_deref(),
             chat_template: optional[2].as_deref(),
+            chat_template_name: None,
         };
         hearth::engine::chat_format(files, config).map_err(|e| format!("{where_}: {e}"))
     }

@@ -12,6 +12,7 @@ fn format_of(
         tokenizer_config,
         generation_config,
         chat_template: None,
+        chat_template_name: None,
     };
     ChatFormat::from_files(files, true).unwrap()
 }
@@ -108,4 +109,33 @@ fn detokenizer_from_format_streams_a_reply() {
     }
     out.push_str(&detok.finish().unwrap());
     assert_eq!(out, reply);
+}
+
+/// A template that does not compile is reported with the file it came from.
+#[test]
+fn a_broken_template_names_its_file() {
+    let tokenizer = read_tokenizer_file("tokenizer.json");
+    let broken = br#"{"chat_template": "{{ 'a' + "}"#;
+    let from_config = TextFiles {
+        tokenizer_json: &tokenizer,
+        tokenizer_config: Some(broken),
+        ..TextFiles::default()
+    };
+    let e = ChatFormat::from_files(from_config, true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("tokenizer_config.json: chat template syntax error"),
+        "{e}"
+    );
+    let jinja = TextFiles {
+        tokenizer_json: &tokenizer,
+        chat_template: Some(b"{% for %}"),
+        ..TextFiles::default()
+    };
+    let e = ChatFormat::from_files(jinja, true).unwrap_err().to_string();
+    assert!(
+        e.starts_with("chat_template.jinja: chat template syntax error"),
+        "{e}"
+    );
 }
