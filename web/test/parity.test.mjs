@@ -81,3 +81,16 @@ test('q4 weights run on WebGPU, answering as hearth serve --backend wgpu --dtype
     await quantized.close();
   }
 });
+
+test('WebGPU in the page itself leaves the page\'s GPUAdapter and GPUDevice untouched', async () => {
+  const natives = () =>
+    page.evaluate(() =>
+      [GPUAdapter.prototype.requestDevice, GPUDevice.prototype.createShaderModule, navigator.gpu.requestAdapter].map((f) =>
+        /\[native code\]/.test(Function.prototype.toString.call(f)),
+      ),
+    );
+  assert.deepEqual(await natives(), [true, true, true]);
+  const info = await loadEngine(page, `/models/${PRESET}/`, { device: 'webgpu', worker: false, modelId: SERVED_ID });
+  assert.equal(info.device.kind, 'webgpu', info.device.reason);
+  assert.deepEqual(await natives(), [true, true, true]);
+});
