@@ -32,7 +32,9 @@ export async function serveFiles(mounts, port = 0) {
     const key = `${req.method} ${path}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
     const [prefix, dir] = table.find(([p]) => path.startsWith(p)) ?? [];
-    const file = dir === undefined ? '' : join(dir, path.slice(prefix.length));
+    // A folder's URL is its index.html, as on any static host: the printed `/?model=…` opens.
+    const name = path.endsWith('/') ? `${path}index.html` : path;
+    const file = dir === undefined ? '' : join(dir, name.slice(prefix.length));
     if (dir === undefined || !file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404).end();
       return;

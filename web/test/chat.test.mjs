@@ -3,10 +3,13 @@
 // download: the server counts the requests), and a screenshot is saved after an answer.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
+import { testModel } from '../../tests/js/servers.mjs';
 import { launch, serveSite, WEB_DIR } from './browser.mjs';
 
 const PRESET = 'tiny-gqa-tied';
@@ -88,4 +91,24 @@ test('a reload loads the model from the cache, not the network', async () => {
   await send(page, 'Hello again.', 8);
   await page.waitForFunction(() => [...document.querySelectorAll('.message.assistant')].at(-1)?.dataset.finishReason);
   assert.deepEqual(page.errors, []);
+});
+
+test('the model URL web/serve.mjs prints opens the chat page and loads the model', async () => {
+  const server = spawn(process.execPath, [join(WEB_DIR, 'serve.mjs'), '--port', '0', '--model-dir', testModel(PRESET)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    let printed;
+    for await (const line of createInterface({ input: server.stdout })) {
+      printed = line.match(/^model: (\S+)$/)?.[1];
+      if (printed) break;
+    }
+    assert.ok(printed, 'serve.mjs printed a model URL');
+    const opened = await browser.page(printed);
+    await ready(opened);
+    assert.deepEqual(opened.errors, []);
+    await opened.close();
+  } finally {
+    server.kill();
+  }
 });
