@@ -192,7 +192,7 @@ async fn answer(
 ) -> Result<Response<ResponseBody>, Infallible> {
     let started = Instant::now();
     let (method, path) = (req.method().to_string(), req.uri().path().to_string());
-    let limits = &shared.settings;
+    let settings = &shared.settings;
     let error = |e: &ApiError| {
         shared.metrics.answered(e.status);
         Ok(error(&path, e, started, &method, peer))
@@ -229,11 +229,11 @@ async fn answer(
     // Route and key first: a stranger's slow or broken body is never waited on.
     let read = match service.admit_head(&head) {
         Ok(()) => tokio::time::timeout(
-            limits.read_timeout,
-            read_body(req.into_body(), limits.body_limit),
+            settings.read_timeout,
+            read_body(req.into_body(), settings.body_limit),
         )
         .await
-        .unwrap_or_else(|_| Err(ApiError::request_timeout(limits.read_timeout.as_secs()))),
+        .unwrap_or_else(|_| Err(ApiError::request_timeout(settings.read_timeout.as_secs()))),
         Err(e) => Err(e),
     };
     let body = match read {
