@@ -2,6 +2,7 @@
 //! detokenize, match stop strings, until an end-of-turn token, a stop string or max_tokens.
 
 mod answer;
+mod cancel;
 pub mod rng;
 pub mod sampler;
 pub mod stop;
@@ -10,6 +11,7 @@ pub use crate::contract::{Answer, FinishReason};
 use crate::model::{DeviceError, KvCache, Logits, Network};
 use crate::text::{ChatFormat, TextError};
 pub use answer::{Decoding, Next};
+pub use cancel::Cancel;
 pub use sampler::{Sampler, SamplingParams};
 
 /// What to generate for an already tokenized prompt.
@@ -22,6 +24,8 @@ pub struct GenerationRequest {
     pub n: usize,
     pub sampling: SamplingParams,
     pub stop: Vec<String>,
+    /// Ends the answers early, with what they have.
+    pub cancel: Cancel,
 }
 
 #[derive(Debug, thiserror::Error)]

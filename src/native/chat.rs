@@ -85,6 +85,7 @@ pub fn run(options: ChatOptions) -> Result<(), String> {
                 ..sampling.clone()
             },
             stop: Vec::new(),
+            cancel: Default::default(),
         };
         turn += 1;
         let started = Instant::now();

@@ -60,8 +60,11 @@ impl Runner for LocalRunner {
         let started = epoch.load(Ordering::Relaxed);
         spawn_local(async move {
             let mut report = report_deltas(&events);
+            let cancel = request.cancel.clone();
             let on_delta = |index: usize, text: &str| {
-                epoch.load(Ordering::Relaxed) == started && report(index, text)
+                epoch.load(Ordering::Relaxed) == started
+                    && !cancel.is_cancelled()
+                    && report(index, text)
             };
             let done = generate_paced(&engine.model, &engine.format, &request, on_delta, pause)
                 .await

@@ -417,8 +417,12 @@ async fn advance(
     logits: Logits,
 ) -> bool {
     let events = &group.work.events;
+    let cancel = &group.work.request.cancel;
     let index = run.answer;
     let mut on_delta = |text: &str| {
+        if cancel.is_cancelled() {
+            return false;
+        }
         let delta = JobEvent::Delta {
             index,
             text: text.to_string(),

@@ -15,7 +15,7 @@ use crate::contract::{
     Admitted, Answer, ApiError, CompletionRequest, Envelope, HealthResult, Incoming, ModelInfo,
     ModelsResult, Policy, admit, admit_head, completion_id, error_body, generation_budget,
 };
-use crate::generate::{GenerationRequest, SamplingParams};
+use crate::generate::{Cancel, GenerationRequest, SamplingParams};
 use crate::runner::{Finished, Job, JobEvent, Runner};
 use crate::text::ReasoningSplitter;
 
@@ -107,6 +107,11 @@ impl Service {
     }
 
     pub async fn handle(&self, req: &Incoming<'_>) -> Response {
+        self.handle_cancellable(req, Cancel::default()).await
+    }
+
+    /// [`Service::handle`], with `cancel` ending a generation early (finish_reason `abort`).
+    pub async fn handle_cancellable(&self, req: &Incoming<'_>, cancel: Cancel) -> Response {
         let admitted = match admit(req, &self.policy()) {
             Ok(admitted) => admitted,
             Err(e) => return Response::error(req.path, &e),
@@ -118,13 +123,13 @@ impl Service {
             )),
             Admitted::Models => Ok(self.models()),
             Admitted::Completion { request, model } => {
-                self.complete(request, model, Dialect::Seed).await
+                self.complete(request, model, Dialect::Seed, cancel).await
             }
             Admitted::ChatCompletion { request, model } => {
                 let dialect = Dialect::OpenAi {
                     include_usage: request.include_usage,
                 };
-                self.complete(request.request, model, dialect).await
+                self.complete(request.request, model, dialect, cancel).await
             }
         };
         result.unwrap_or_else(|e| Response::error(req.path, &e))
@@ -156,6 +161,7 @@ impl Service {
         request: CompletionRequest,
         model: usize,
         dialect: Dialect,
+        cancel: Cancel,
     ) -> Result<Response, ApiError> {
         let served = &self.config.models[model];
         let runner = &served.runner;
@@ -191,6 +197,7 @@ impl Service {
                 seed: request.seed.unwrap_or(unique),
             },
             stop: request.stop,
+            cancel,
         })?;
         if request.stream {
             let content_type = "text/event-stream".to_string();

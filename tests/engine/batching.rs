@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use burn::tensor::Device;
 use hearth::engine::Engine;
-use hearth::generate::{Answer, GenerationRequest, SamplingParams, generate};
+use hearth::generate::{Answer, FinishReason, GenerationRequest, SamplingParams, generate};
 use hearth::model::{Precision, Step};
 use hearth::runner::scheduler::{Scheduler, SlotOptions, Work};
 use hearth::runner::{Finished, JobEvent};
@@ -40,6 +40,7 @@ fn request(
             seed: 7,
         },
         stop: vec![],
+        cancel: Default::default(),
     }
 }
 
@@ -256,4 +257,57 @@ fn greedy_answers_of_one_request_agree_in_q8() {
             .iter()
             .all(|a| a.text == finished.answers[0].text)
     );
+}
+
+/// A cancelled request ends at its next token with finish_reason `abort` and what it has,
+/// while the request beside it in the batch answers whole, as it does alone.
+#[test]
+fn a_cancelled_request_ends_alone() {
+    let engine = engine(Precision::F32);
+    let requests = [
+        request(prompt(&engine, "Tell me a story about a cat."), 40, 1, 0.0),
+        request(prompt(&engine, "Count to ten."), 40, 1, 0.0),
+    ];
+    let whole = alone(&engine, &requests[0]);
+    let expected = alone(&engine, &requests[1]);
+    let options = SlotOptions {
+        parallel: 2,
+        ctx_size: 256,
+        prefill_chunk: 64,
+    };
+    let mut scheduler = Scheduler::new(Arc::new(engine), options);
+    let receivers: Vec<_> = requests
+        .iter()
+        .map(|request| {
+            let (events, receiver) = async_channel::unbounded();
+            let work = Work {
+                request: request.clone(),
+                events,
+            };
+            scheduler.admit(work);
+            receiver
+        })
+        .collect();
+    for _ in 0..8 {
+        pollster::block_on(scheduler.step());
+    }
+    requests[0].cancel.cancel();
+    while !scheduler.idle() {
+        pollster::block_on(scheduler.step());
+    }
+    let finished: Vec<Finished> = receivers
+        .iter()
+        .map(|events| {
+            loop {
+                if let JobEvent::Done(done) = events.try_recv().expect("a finished request") {
+                    break done.expect("answers");
+                }
+            }
+        })
+        .collect();
+    let cancelled = &finished[0].answers[0];
+    assert_eq!(cancelled.finish_reason, FinishReason::Abort);
+    assert!(cancelled.tokens.len() < whole[0].tokens.len());
+    assert!(whole[0].text.starts_with(&cancelled.text));
+    assert_eq!(texts(&finished[1].answers), texts(&expected));
 }

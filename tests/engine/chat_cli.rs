@@ -58,6 +58,7 @@ fn chat_streams_each_turn_and_answers_greedily_at_temperature_0() {
             ..SamplingParams::default()
         },
         stop: vec![],
+        cancel: Default::default(),
     };
     let expected = pollster::block_on(generate(&engine.model, &engine.format, &request, |_, _| {
         true

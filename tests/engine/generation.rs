@@ -28,6 +28,7 @@ fn request(engine: &Engine, max_tokens: usize, temperature: f32, seed: u64) -> G
             seed,
         },
         stop: vec![],
+        cancel: Default::default(),
     }
 }
 
