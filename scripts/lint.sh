@@ -9,10 +9,17 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/hearth/target}
 
 cargo clippy --all-targets -- -D warnings
 
-# The browser build's flags and features (wasm-pack.toml).
-wasm_flags=$(python3 -c 'import tomllib; print(" ".join(tomllib.load(open("wasm-pack.toml", "rb"))["build"]["rustflags"]))')
-CARGO_TARGET_DIR="${HEARTH_WEB_TARGET_DIR:-$HOME/.cache/hearth/target-web}" RUSTFLAGS="$wasm_flags" \
-  cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features web -- -D warnings
+# Both browser builds, each with its toolchain, flags, features and target dir (wasm-pack.toml).
+# shellcheck source=wasm-tools.sh
+source scripts/wasm-tools.sh
+read_wasm_builds
+for build in $BUILDS; do
+  install_build_toolchain "$build"
+  # shellcheck disable=SC2046
+  CARGO_TARGET_DIR="$(build_var "$build" TARGET_DIR)" RUSTFLAGS="$(build_var "$build" RUSTFLAGS)" \
+    cargo "+$(build_var "$build" TOOLCHAIN)" clippy $(build_var "$build" CARGO_FLAGS) --lib \
+    --target wasm32-unknown-unknown $NO_DEFAULT --features "$(build_var "$build" FEATURES)" -- -D warnings
+done
 
 # The worker's own workspace (its .cargo/config.toml sets the target and flags). The library
 # without `web` builds for wasm32 only inside it (the worker enables getrandom's JS entropy),

@@ -1,13 +1,34 @@
-//! Which burn device runs the model: flex on the CPU (everywhere), or wgpu (Vulkan, Metal,
-//! DX12 natively; WebGPU in the browser).
+//! Where the model runs: flex on the CPU (everywhere), or a GPU through wgpu: natively burn's
+//! wgpu device (Vulkan, Metal, DX12), which hearth's kernels and burn's tensor-op baseline
+//! share; in the browser a WebGPU device hearth opens itself, without burn's runtime.
 
+#[cfg(feature = "gpu")]
+use std::sync::Arc;
 #[cfg(feature = "wgpu")]
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use burn::tensor::Device;
 
-#[cfg(feature = "wgpu")]
+#[cfg(feature = "gpu")]
 use crate::model::gpu::Gpu;
+#[cfg(feature = "gpu")]
+pub use crate::model::gpu::GpuInfo;
+
+/// What a model is loaded onto.
+#[derive(Clone)]
+pub enum Place {
+    /// A burn device: flex, or (natively) wgpu, whose handles [`gpu_of`] finds.
+    Device(Device),
+    /// A GPU opened without burn (the browser's WebGPU).
+    #[cfg(feature = "gpu")]
+    Gpu(Arc<Gpu>),
+}
+
+impl From<&Device> for Place {
+    fn from(device: &Device) -> Self {
+        Self::Device(device.clone())
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -72,55 +93,13 @@ pub fn buffer_limit(device: &Device) -> Option<u64> {
     }
 }
 
-/// What an initialized wgpu device can do, as the loader needs it.
-#[cfg(feature = "wgpu")]
-#[derive(Debug, Clone)]
-pub struct GpuInfo {
-    /// The adapter's name and backend, e.g. "llvmpipe (Vulkan)".
-    pub adapter: String,
-    /// The largest storage buffer one binding holds (and one buffer may be).
-    pub max_buffer_bytes: u64,
-    pub shader_f16: bool,
-    /// A CPU pretending to be a GPU (lavapipe, SwiftShader, WARP): tens of times slower
-    /// than the CPU network, so used only when asked for by name.
-    pub software: bool,
-}
-
 #[cfg(feature = "wgpu")]
 fn register(device: &Device, setup: &burn::tensor::wgpu::WgpuSetup) -> GpuInfo {
-    let limits = setup.device.limits();
-    let max_buffer_bytes = limits
-        .max_storage_buffer_binding_size
-        .min(limits.max_buffer_size);
-    let info = setup.adapter.get_info();
-    let adapter = match info.name.as_str() {
-        "" => format!("{:?}", setup.backend),
-        name => format!("{name} ({:?})", setup.backend),
-    };
-    let subgroups = setup
-        .device
-        .features()
-        .contains(burn::tensor::wgpu::wgpu::Features::SUBGROUP);
-    let width = info.subgroup_min_size as usize;
-    let one_width = info.subgroup_max_size as usize == width && (4..=64).contains(&width);
-    let gpu = Gpu::new(
-        setup.device.clone(),
-        setup.queue.clone(),
-        max_buffer_bytes,
-        (adapter.clone(), (subgroups && one_width).then_some(width)),
-    );
+    let (gpu, info) = Gpu::open(&setup.adapter, setup.device.clone(), setup.queue.clone());
     GPUS.lock()
         .unwrap_or_else(|e| e.into_inner())
         .push((device.clone(), Arc::new(gpu)));
-    GpuInfo {
-        adapter,
-        max_buffer_bytes,
-        shader_f16: setup
-            .device
-            .features()
-            .contains(burn::tensor::wgpu::wgpu::Features::SHADER_F16),
-        software: info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu,
-    }
+    info
 }
 
 /// Why no wgpu adapter could be set up, in burn's words.
@@ -131,7 +110,7 @@ pub struct NoAdapter(String);
 
 /// The default wgpu adapter, or why there is none.
 /// Initialized once per process (burn refuses a second initialization).
-#[cfg(all(feature = "wgpu", not(target_family = "wasm")))]
+#[cfg(feature = "wgpu")]
 pub fn wgpu() -> Result<(Device, GpuInfo), NoAdapter> {
     static WGPU: std::sync::OnceLock<Result<(Device, GpuInfo), NoAdapter>> =
         std::sync::OnceLock::new();
@@ -143,15 +122,4 @@ pub fn wgpu() -> Result<(Device, GpuInfo), NoAdapter> {
         Ok((device, info))
     })
     .clone()
-}
-
-/// The browser's WebGPU adapter, or why there is none.
-#[cfg(all(feature = "wgpu", target_family = "wasm"))]
-pub async fn webgpu() -> Result<(Device, GpuInfo), NoAdapter> {
-    let (device, setup) = Device::wgpu_options()
-        .init_with_setup_async()
-        .await
-        .map_err(|e| NoAdapter(format!("{e:?}")))?;
-    let info = register(&device, &setup);
-    Ok((device, info))
 }

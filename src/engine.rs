@@ -1,7 +1,6 @@
 //! A servable model: the network and its text handling, loaded from one checkpoint.
 
-use burn::tensor::Device;
-
+use crate::backend::Place;
 use crate::model::gguf::{self, Gguf};
 use crate::model::safetensors::Blob;
 use crate::model::{FileSource, LoadError, LoadProgress, ModelConfig, Network, Precision, Weights};
@@ -16,23 +15,23 @@ impl Engine {
     /// Loads config.json, the tokenizer files and the weights from `source`.
     pub fn load(
         source: &dyn FileSource,
-        device: &Device,
+        place: impl Into<Place>,
         precision: Precision,
     ) -> Result<Self, LoadError> {
-        Self::load_with_progress(source, device, precision, Box::new(|_, _| {}))
+        Self::load_with_progress(source, place, precision, Box::new(|_, _| {}))
     }
 
     /// [`Engine::load`], telling `progress` the weight bytes loaded so far and in all.
     pub fn load_with_progress(
         source: &dyn FileSource,
-        device: &Device,
+        place: impl Into<Place>,
         precision: Precision,
         progress: LoadProgress,
     ) -> Result<Self, LoadError> {
         let config = ModelConfig::from_json((*source.require("config.json")?).as_ref())?;
         let format = load_format(source, &config)?;
         let weights = Weights::open(source)?.with_progress(progress);
-        let model = Network::load(config, &weights, device, precision)?;
+        let model = Network::load(config, &weights, &place.into(), precision)?;
         Ok(Self { model, format })
     }
 
@@ -41,7 +40,7 @@ impl Engine {
     pub fn load_gguf(
         file: &str,
         blob: Blob,
-        device: &Device,
+        place: impl Into<Place>,
         precision: Option<Precision>,
         progress: LoadProgress,
     ) -> Result<Self, LoadError> {
@@ -62,7 +61,7 @@ impl Engine {
         )?;
         let precision = precision.unwrap_or_else(|| gguf::model::default_precision(&header));
         let weights = Weights::gguf(header, blob, &config).with_progress(progress);
-        let model = Network::load(config, &weights, device, precision)?;
+        let model = Network::load(config, &weights, &place.into(), precision)?;
         Ok(Self { model, format })
     }
 

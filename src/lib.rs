@@ -12,5 +12,5 @@ pub mod text;
 
 #[cfg(feature = "native")]
 pub mod native;
-#[cfg(all(feature = "web", target_family = "wasm"))]
+#[cfg(all(feature = "browser", target_family = "wasm"))]
 pub mod web;

@@ -1,57 +1,54 @@
 #!/usr/bin/env bash
-# Builds the browser package from a clean checkout: the crate for wasm32 (settings in
-# ../wasm-pack.toml), wasm-bindgen's glue into web/pkg, and the package with the chat page
-# into web/dist; then prints the wasm's size. Downloads nothing but registry packages
-# (wasm-bindgen-cli from crates.io, into a tool cache outside the clone).
+# Builds the browser package from a clean checkout: the crate for wasm32 twice (the builds in
+# ../wasm-pack.toml: `main` with WebGPU, `threads` for the CPU on Web Workers), wasm-bindgen's
+# glue for each, and the package with the chat page into web/dist; then prints each wasm's
+# size. Downloads nothing but registry packages and rustup components (wasm-bindgen-cli from
+# crates.io into a tool cache outside the clone; the threaded build's pinned nightly).
 #
-# `--report` then also measures it in headless Chromium (web/report.mjs): the time to load the
-# tiny test model, and tokens/s on the CPU and on WebGPU for the Qwen2-0.5B-shaped test model.
+# `--report` then also measures it in headless Chromium (web/report.mjs).
 #
-# Environment: HEARTH_TOOLS (tool cache, default ~/.cache/hearth/tools), HEARTH_WEB_TARGET_DIR.
+# Environment: HEARTH_TOOLS (tool cache, default ~/.cache/hearth/tools).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # shellcheck source=../scripts/wasm-tools.sh
 source scripts/wasm-tools.sh
 install_wasm_bindgen
-rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-# wasm-pack.toml as shell variables.
-eval "$(python3 - <<'PY'
-import os, shlex, tomllib
-s = tomllib.load(open("wasm-pack.toml", "rb"))
-b, o = s["build"], s["output"]
-print(f"TARGET={shlex.quote(b['target'])}")
-print(f"FEATURES={shlex.quote(','.join(b['features']))}")
-print(f"NO_DEFAULT={'--no-default-features' if b['no-default-features'] else ''}")
-print(f"PROFILE={shlex.quote(b['profile'])}")
-print(f"BINDGEN_FLAGS={shlex.quote(' '.join(b['wasm-bindgen-flags']))}")
-print(f"RUSTFLAGS_WASM={shlex.quote(' '.join(b['rustflags']))}")
-print(f"TARGET_DIR_DEFAULT={shlex.quote(os.path.expanduser(b['target-dir']))}")
-print(f"OUT_DIR={shlex.quote(o['out-dir'])}")
-print(f"OUT_NAME={shlex.quote(o['out-name'])}")
-print(f"DIST_DIR={shlex.quote(o['dist-dir'])}")
-PY
-)"
+read_wasm_builds
 
-target_dir="${HEARTH_WEB_TARGET_DIR:-$TARGET_DIR_DEFAULT}"
 started=$SECONDS
-# Only the wasm32 artifacts see these flags (build scripts run natively).
-CARGO_TARGET_DIR="$target_dir" RUSTFLAGS="$RUSTFLAGS_WASM" \
-  cargo build --lib --profile "$PROFILE" --target wasm32-unknown-unknown $NO_DEFAULT --features "$FEATURES"
-wasm="$target_dir/wasm32-unknown-unknown/$PROFILE/hearth.wasm"
-rm -rf "$OUT_DIR" "$DIST_DIR"
-# shellcheck disable=SC2086
-"$TOOLS/bin/wasm-bindgen" $BINDGEN_FLAGS --target "$TARGET" --out-dir "$OUT_DIR" --out-name "$OUT_NAME" "$wasm"
+rm -rf "$DIST_DIR"
 mkdir -p "$DIST_DIR"
+for build in $BUILDS; do
+  var() { build_var "$build" "$1"; }
+  install_build_toolchain "$build"
+  # Only the wasm32 artifacts see these flags (build scripts run natively).
+  # shellcheck disable=SC2046
+  CARGO_TARGET_DIR="$(var TARGET_DIR)" RUSTFLAGS="$(var RUSTFLAGS)" \
+    cargo "+$(var TOOLCHAIN)" build $(var CARGO_FLAGS) --lib --profile "$PROFILE" \
+    --target wasm32-unknown-unknown $NO_DEFAULT --features "$(var FEATURES)"
+  out="$(var OUT_DIR)"
+  rm -rf "$out"
+  # shellcheck disable=SC2086
+  "$TOOLS/bin/wasm-bindgen" $BINDGEN_FLAGS --target "$TARGET" --out-dir "$out" --out-name "$OUT_NAME" \
+    "$(var TARGET_DIR)/wasm32-unknown-unknown/$PROFILE/hearth.wasm"
+  cp -r "$out" "$DIST_DIR/$(basename "$out")"
+done
 cp web/src/*.js web/src/*.d.ts web/src/*.html web/src/*.css "$DIST_DIR"/
-cp -r "$OUT_DIR" "$DIST_DIR/pkg"
+# The chat page's Markdown parser and sanitizer (web/package.json "dependencies"), as the ES
+# modules it imports from vendor/: the page has no bundler.
+[ -f web/node_modules/marked/package.json ] && [ -f web/node_modules/dompurify/package.json ] \
+  || (cd web && npm ci --no-audit --no-fund)
+mkdir -p "$DIST_DIR/vendor"
+cp web/node_modules/marked/lib/marked.esm.js web/node_modules/dompurify/dist/purify.es.mjs "$DIST_DIR/vendor/"
 
-bg="$DIST_DIR/pkg/${OUT_NAME}_bg.wasm"
-raw=$(stat -c %s "$bg")
-gz=$(gzip -9 -c "$bg" | wc -c)
-awk -v raw="$raw" -v gz="$gz" -v dir="$DIST_DIR" -v s=$((SECONDS - started)) \
-  'BEGIN { printf "web/build.sh: %s in %ds; wasm %.1f MiB raw, %.1f MiB gzip\n", dir, s, raw / 1048576, gz / 1048576 }'
+for pkg in "$DIST_DIR"/pkg*/; do
+  bg="$pkg${OUT_NAME}_bg.wasm"
+  awk -v name="$(basename "$pkg")" -v raw="$(stat -c %s "$bg")" -v gz="$(gzip -9 -c "$bg" | wc -c)" \
+    'BEGIN { printf "web/build.sh: %s wasm %.1f MiB raw, %.1f MiB gzip\n", name, raw / 1048576, gz / 1048576 }'
+done
+echo "web/build.sh: $DIST_DIR in $((SECONDS - started))s"
 
 if [ "${1:-}" = "--report" ]; then
   [ -d web/node_modules/playwright-core ] || (cd web && npm ci --no-audit --no-fund)

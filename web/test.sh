@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 stale() {
-  [ -f dist/pkg/hearth_wasm_bg.wasm ] || return 0
-  [ -n "$(find src ../src ../Cargo.toml ../Cargo.lock ../wasm-pack.toml -newer dist/pkg/hearth_wasm_bg.wasm -print -quit)" ]
+  local built=dist/pkg/hearth_wasm_bg.wasm
+  [ -f "$built" ] && [ -f dist/pkg-threads/hearth_wasm_bg.wasm ] || return 0
+  [ -n "$(find src ../src ../Cargo.toml ../Cargo.lock ../wasm-pack.toml package.json -newer "$built" -print -quit)" ]
 }
 if stale; then
   bash build.sh

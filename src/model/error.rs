@@ -121,4 +121,7 @@ pub enum DeviceError {
     /// Waiting, mapping or reading failed; the runtime's message.
     #[error("reading back from the GPU: {0}")]
     Readback(String),
+    /// The device went away (a driver reset, a browser tab in the background, `destroy()`).
+    #[error("the GPU device was lost ({0}); the model must be loaded again")]
+    Lost(String),
 }

@@ -8,7 +8,7 @@ mod config;
 pub mod cpu;
 mod error;
 pub mod gguf;
-#[cfg(feature = "wgpu")]
+#[cfg(feature = "gpu")]
 pub mod gpu;
 mod layout;
 mod network;

@@ -6,15 +6,16 @@
 use burn::tensor::{Device, Tensor};
 
 use super::cpu::{CpuCache, CpuNetwork, CpuStep};
-#[cfg(feature = "wgpu")]
+#[cfg(feature = "gpu")]
 use super::gpu::{GpuCache, GpuLogits, GpuNetwork};
 use super::{DeviceError, LoadError, ModelConfig, Precision, TensorCache, TensorNetwork, Weights};
+use crate::backend::Place;
 
 // One value per loaded model: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 pub enum Network {
     Cpu(CpuNetwork),
-    #[cfg(feature = "wgpu")]
+    #[cfg(feature = "gpu")]
     Gpu(GpuNetwork),
     Tensors(TensorNetwork),
 }
@@ -33,7 +34,7 @@ pub enum GpuKernels {
 #[derive(Clone)]
 pub enum KvCache {
     Cpu(Box<CpuCache>),
-    #[cfg(feature = "wgpu")]
+    #[cfg(feature = "gpu")]
     Gpu(Box<GpuCache>),
     Tensors(TensorCache),
 }
@@ -44,7 +45,7 @@ impl KvCache {
     pub fn truncate(&mut self, len: usize) {
         match self {
             Self::Cpu(c) => c.truncate(len),
-            #[cfg(feature = "wgpu")]
+            #[cfg(feature = "gpu")]
             Self::Gpu(c) => c.truncate(len),
             Self::Tensors(c) => c.truncate(len),
         }
@@ -58,7 +59,7 @@ impl KvCache {
 pub enum Logits {
     Host(Vec<f32>),
     /// Valid until its sequence runs its next pass.
-    #[cfg(feature = "wgpu")]
+    #[cfg(feature = "gpu")]
     Gpu(GpuLogits),
     Device(Tensor<2>),
 }
@@ -68,7 +69,7 @@ impl Logits {
     pub async fn into_vec(self) -> Result<Vec<f32>, DeviceError> {
         match self {
             Self::Host(row) => Ok(row),
-            #[cfg(feature = "wgpu")]
+            #[cfg(feature = "gpu")]
             Self::Gpu(l) => l.into_vec().await,
             Self::Device(t) => {
                 let data = t.into_data_async().await.map_err(tensor_readback)?;
@@ -81,7 +82,7 @@ impl Logits {
     pub async fn argmax(self) -> Result<u32, DeviceError> {
         match self {
             Self::Host(row) => Ok(crate::generate::sampler::argmax(&row)),
-            #[cfg(feature = "wgpu")]
+            #[cfg(feature = "gpu")]
             Self::Gpu(l) => l.argmax().await,
             Self::Device(t) => {
                 let data = t
@@ -98,7 +99,7 @@ impl Logits {
     /// the host unless they already are or are a tensor of their own.
     pub async fn detached(self) -> Result<Self, DeviceError> {
         match self {
-            #[cfg(feature = "wgpu")]
+            #[cfg(feature = "gpu")]
             Self::Gpu(l) => l.into_vec().await.map(Self::Host),
             other => Ok(other),
         }
@@ -111,15 +112,22 @@ fn tensor_readback(e: impl std::fmt::Debug) -> DeviceError {
 }
 
 impl Network {
-    /// The CPU network on flex; on a wgpu device the GPU network (our kernels), or burn's
-    /// tensor network where the device was set to it (`backend::set_gpu_kernels`), in the
-    /// buffer size the device registered.
+    /// The CPU network on flex; on a GPU the GPU network (our kernels), or burn's tensor
+    /// network where burn's wgpu device was set to it (`Gpu::set_kernels`), in the buffer
+    /// size the device registered.
     pub fn load(
         config: ModelConfig,
         weights: &Weights,
-        device: &Device,
+        place: &Place,
         precision: Precision,
     ) -> Result<Self, LoadError> {
+        let device = match place {
+            #[cfg(feature = "gpu")]
+            Place::Gpu(gpu) => {
+                return GpuNetwork::load(config, weights, gpu.clone(), precision).map(Self::Gpu);
+            }
+            Place::Device(device) => device,
+        };
         if *device == Device::flex() {
             return Ok(Self::Cpu(CpuNetwork::load(config, weights, precision)?));
         }
@@ -127,7 +135,7 @@ impl Network {
         if let Some(gpu) =
             crate::backend::gpu_of(device).filter(|g| g.kernels() == GpuKernels::Hearth)
         {
-            return GpuNetwork::load(config, weights, (device, gpu), precision).map(Self::Gpu);
+            return GpuNetwork::load(config, weights, gpu, precision).map(Self::Gpu);
         }
         let dtype = precision
             .float_dtype()
@@ -146,19 +154,9 @@ impl Network {
     pub fn config(&self) -> &ModelConfig {
         match self {
             Self::Cpu(m) => m.config(),
-            #[cfg(feature = "wgpu")]
+            #[cfg(feature = "gpu")]
             Self::Gpu(m) => m.config(),
             Self::Tensors(m) => m.config(),
-        }
-    }
-
-    /// Where it runs, for logs.
-    pub fn device(&self) -> Device {
-        match self {
-            Self::Cpu(_) => Device::flex(),
-            #[cfg(feature = "wgpu")]
-            Self::Gpu(m) => m.device().clone(),
-            Self::Tensors(m) => m.device().clone(),
         }
     }
 
@@ -166,7 +164,7 @@ impl Network {
     pub fn device_name(&self) -> String {
         match self {
             Self::Cpu(_) => "cpu".into(),
-            #[cfg(feature = "wgpu")]
+            #[cfg(feature = "gpu")]
             Self::Gpu(m) => format!("wgpu on {}", m.adapter()),
             #[cfg(feature = "wgpu")]
             Self::Tensors(m) => match crate::backend::gpu_of(m.device()) {
@@ -182,7 +180,7 @@ impl Network {
     pub fn precision(&self) -> String {
         match self {
             Self::Cpu(m) => m.precision().to_string(),
-            #[cfg(feature = "wgpu")]
+            #[cfg(feature = "gpu")]
             Self::Gpu(m) => m.precision().to_string(),
             Self::Tensors(m) => format!("{:?}", m.dtype()).to_lowercase(),
         }
@@ -192,7 +190,7 @@ impl Network {
     pub fn host_weight_bytes(&self) -> Option<usize> {
         match self {
             Self::Cpu(m) => Some(m.weight_bytes()),
-            #[cfg(feature = "wgpu")]
+            #[cfg(feature = "gpu")]
             Self::Gpu(_) => None,
             Self::Tensors(_) => None,
         }
@@ -202,7 +200,7 @@ impl Network {
     pub fn new_cache(&self, capacity: usize) -> KvCache {
         match self {
             Self::Cpu(m) => KvCache::Cpu(Box::new(m.new_cache(capacity))),
-            #[cfg(feature = "wgpu")]
+            #[cfg(feature = "gpu")]
             Self::Gpu(m) => KvCache::Gpu(Box::new(m.new_cache(capacity))),
             Self::Tensors(m) => KvCache::Tensors(m.new_cache(capacity)),
         }
@@ -213,7 +211,7 @@ impl Network {
     pub fn forward(&self, ids: &[u32], cache: &mut KvCache) -> Logits {
         match (self, cache) {
             (Self::Cpu(m), KvCache::Cpu(c)) => Logits::Host(m.forward(ids, c)),
-            #[cfg(feature = "wgpu")]
+            #[cfg(feature = "gpu")]
             (Self::Gpu(m), KvCache::Gpu(c)) => Logits::Gpu(m.forward(ids, c)),
             (Self::Tensors(m), KvCache::Tensors(c)) => Logits::Device(m.forward(ids, c)),
             _ => panic!("a cache is used with the network that made it"),

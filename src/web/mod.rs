@@ -5,6 +5,8 @@
 mod device;
 mod files;
 mod response;
+#[cfg(feature = "gpu")]
+mod webgpu;
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -17,10 +19,14 @@ use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
 use crate::contract::{DEFAULT_BODY_LIMIT, Endpoint, Received};
 use crate::engine::Engine;
+use crate::generate::Cancel;
 use crate::model::gguf::{self, Gguf};
 use crate::runner::local::{LocalRunner, Pause};
 use crate::service::{Config, ServedModel, Service};
 pub use response::WasmResponse;
+/// `initThreadPool(n)`: the CPU kernels' pool of `n` Web Workers (the threaded build).
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
 
 #[wasm_bindgen(inline_js = "export function macrotask() {
   return new Promise((resolve) => {
@@ -32,6 +38,10 @@ pub use response::WasmResponse;
 export function panicked(message) {
   globalThis.hearthPanic = message;
   console.error(message);
+}
+export function lost(message) {
+  globalThis.hearthDeviceLost = message;
+  globalThis.onhearthdevicelost?.(message);
 }")]
 extern "C" {
     /// A macrotask without setTimeout's 4 ms clamp on nested timers.
@@ -39,6 +49,9 @@ extern "C" {
     /// Records a panic's message where the page can read it: a panic aborts the module, and
     /// the trap alone says only "unreachable".
     fn panicked(message: String);
+    /// Tells the page (or the engine's worker) that the WebGPU device is gone: the engine
+    /// answers with errors from now on, and the package loads it again.
+    pub(crate) fn lost(message: &str);
 }
 
 fn report_panics() {
@@ -145,9 +158,9 @@ impl WasmEngine {
         let engine = match gguf {
             Some(name) => {
                 let blob = files.resident[&name].clone();
-                Engine::load_gguf(&name, blob, &picked.device, Some(dtype), progress)
+                Engine::load_gguf(&name, blob, picked.place.clone(), Some(dtype), progress)
             }
-            None => Engine::load_with_progress(&files, &picked.device, dtype, progress),
+            None => Engine::load_with_progress(&files, picked.place.clone(), dtype, progress),
         }
         .map_err(|e| JsError::new(&e.to_string()))?;
         drop(files);
@@ -198,7 +211,8 @@ impl WasmEngine {
         self.inner.runner.abort();
     }
 
-    /// One HTTP request of the contract; resolves to a [`WasmResponse`].
+    /// One HTTP request of the contract; resolves to a [`WasmResponse`]. `cancel` ends its
+    /// generation early, with what it has (finish_reason "abort").
     pub fn handle(
         &self,
         method: String,
@@ -206,8 +220,10 @@ impl WasmEngine {
         authorization: Option<String>,
         content_type: Option<String>,
         body: Vec<u8>,
+        cancel: &WasmCancel,
     ) -> Promise {
         let inner = self.inner.clone();
+        let cancel = cancel.0.clone();
         future_to_promise(async move {
             let received = Received {
                 method,
@@ -216,13 +232,14 @@ impl WasmEngine {
                 content_type,
                 body,
             };
-            let response = inner.service.handle(&received.incoming()).await;
+            let incoming = received.incoming();
+            let response = inner.service.handle_cancellable(&incoming, cancel).await;
             Ok(WasmResponse::new(response).into())
         })
     }
 
     /// A completion_messages request body from the page itself: no HTTP, so no auth.
-    pub fn complete(&self, body: Vec<u8>) -> Promise {
+    pub fn complete(&self, body: Vec<u8>, cancel: &WasmCancel) -> Promise {
         let endpoint = Endpoint::CompletionMessages;
         let authorization = self.inner.own_key.clone();
         self.handle(
@@ -231,6 +248,24 @@ impl WasmEngine {
             authorization,
             Some("application/json".into()),
             body,
+            cancel,
         )
+    }
+}
+
+/// One request's stop button, made by the page and passed to `handle` or `complete`.
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct WasmCancel(Cancel);
+
+#[wasm_bindgen]
+impl WasmCancel {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn cancel(&self) {
+        self.0.cancel();
     }
 }

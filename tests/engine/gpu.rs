@@ -105,7 +105,7 @@ fn a_decoded_token_costs_one_submission_and_four_bytes() {
     let weights = Weights::open(&files).unwrap();
     let config = engine.model.config().clone();
     let layers = config.num_hidden_layers as u64;
-    let model = GpuNetwork::load(config, &weights, (&device, own), Precision::Q8).unwrap();
+    let model = GpuNetwork::load(config, &weights, own, Precision::Q8).unwrap();
     let mut cache = model.new_cache(64);
     let argmax = |l: GpuLogits| pollster::block_on(l.argmax()).unwrap();
     let mut id = argmax(model.forward(&[1, 2, 3, 4], &mut cache));
@@ -156,7 +156,7 @@ fn workgroup_memory_reductions_match_the_cpu_network() {
         for (precision, floor) in [(Precision::F32, 1.0), (Precision::Q4, 0.35)] {
             let mut on_gpu = common::load(preset, &Device::flex(), Precision::F32);
             let config = cpu.model.config().clone();
-            let network = GpuNetwork::load(config, &weights, (&device, plain.clone()), precision);
+            let network = GpuNetwork::load(config, &weights, plain.clone(), precision);
             on_gpu.model = Network::Gpu(network.unwrap());
             let a = agreement_with(&cpu, &on_gpu);
             eprintln!(

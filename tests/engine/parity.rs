@@ -56,13 +56,8 @@ pub fn check_within(
         let config = engine.model.config().clone();
         engine.model = match hearth::backend::gpu_of(device) {
             Some(gpu) => Network::Gpu(
-                GpuNetwork::load(
-                    config,
-                    &weights,
-                    (device, gpu.limited(limit)),
-                    Precision::F32,
-                )
-                .expect("loads within the limit"),
+                GpuNetwork::load(config, &weights, gpu.limited(limit), Precision::F32)
+                    .expect("loads within the limit"),
             ),
             None => Network::Tensors(
                 TensorNetwork::load_within(config, &weights, device, DType::F32, Some(limit))

@@ -38,6 +38,24 @@ fn doc_table_matches_the_const_table() {
     }
 }
 
+/// The browser package's `ErrorCode` type (web/src/hearth.d.ts) lists the same codes and names.
+#[test]
+fn typescript_error_codes_match_the_const_table() {
+    let types = include_str!("../../../web/src/hearth.d.ts");
+    let rows: Vec<(&str, &str)> = types
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("| "))
+        .filter_map(|l| l.split_once(" // "))
+        .map(|(code, name)| (code.trim_end_matches(';'), name))
+        .collect();
+    let want: Vec<(String, &str)> = ERROR_TABLE
+        .iter()
+        .map(|r| (r.code.to_string(), r.name))
+        .collect();
+    let want: Vec<(&str, &str)> = want.iter().map(|(c, n)| (c.as_str(), *n)).collect();
+    assert_eq!(rows, want);
+}
+
 fn check(e: &ApiError, kind: ErrorKind, status: u16, code: u32, message: &str) {
     assert_eq!((e.status, e.code), (status, code), "{message}");
     assert_eq!(e.kind(), Some(kind));

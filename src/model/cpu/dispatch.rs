@@ -50,11 +50,11 @@ unsafe fn run_avx2<K: Kernel>(kernel: K, scratch: &mut Scratch) {
     kernel.run::<simd::Avx2>(scratch)
 }
 
-/// The threads work is shared among: rayon's pool natively, one in wasm.
+/// The threads work is shared among: rayon's pool (natively, and in the browser's threaded build), else one.
 pub fn threads() -> usize {
-    #[cfg(feature = "native")]
+    #[cfg(feature = "threads")]
     return rayon::current_num_threads();
-    #[cfg(not(feature = "native"))]
+    #[cfg(not(feature = "threads"))]
     1
 }
 
@@ -65,7 +65,7 @@ pub fn for_each_chunk_pair<A: Send, B: Send>(
     (b, b_size): (&mut [B], usize),
     task: impl Fn(usize, &mut [A], &mut [B]) + Sync + Send,
 ) {
-    #[cfg(feature = "native")]
+    #[cfg(feature = "threads")]
     {
         use rayon::prelude::*;
         a.par_chunks_mut(a_size)
@@ -73,7 +73,7 @@ pub fn for_each_chunk_pair<A: Send, B: Send>(
             .enumerate()
             .for_each(|(i, (a, b))| task(i, a, b));
     }
-    #[cfg(not(feature = "native"))]
+    #[cfg(not(feature = "threads"))]
     for (i, (a, b)) in a.chunks_mut(a_size).zip(b.chunks_mut(b_size)).enumerate() {
         task(i, a, b);
     }
@@ -85,14 +85,14 @@ pub fn for_each_chunk<T: Send>(
     size: usize,
     task: impl Fn(usize, &mut [T]) + Sync + Send,
 ) {
-    #[cfg(feature = "native")]
+    #[cfg(feature = "threads")]
     {
         use rayon::prelude::*;
         out.par_chunks_mut(size)
             .enumerate()
             .for_each(|(i, chunk)| task(i, chunk));
     }
-    #[cfg(not(feature = "native"))]
+    #[cfg(not(feature = "threads"))]
     for (i, chunk) in out.chunks_mut(size).enumerate() {
         task(i, chunk);
     }

@@ -135,12 +135,12 @@ fn run(input: &Input<'_>, parts: &mut [(&Matrix, &mut [f32])]) {
             })
         });
     };
-    #[cfg(feature = "native")]
+    #[cfg(feature = "threads")]
     {
         use rayon::prelude::*;
         parts.par_iter_mut().for_each(each);
     }
-    #[cfg(not(feature = "native"))]
+    #[cfg(not(feature = "threads"))]
     parts.iter_mut().for_each(each);
 }
 

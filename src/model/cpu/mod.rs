@@ -14,7 +14,7 @@ mod simd;
 
 use kernels::{Inputs, Job, QuantizedInput, matmul};
 // The GPU network uploads the same formats.
-#[cfg(feature = "wgpu")]
+#[cfg(feature = "gpu")]
 pub(crate) use matrix::Data;
 pub(crate) use matrix::{Matrix, to_f32};
 
@@ -157,9 +157,9 @@ impl CpuNetwork {
         let buffers: &mut Buffers = &mut guard;
         // The whole pass on one of the pool's threads: its parallel steps then split from
         // inside the pool instead of each handing work over from outside and sleeping on it.
-        #[cfg(feature = "native")]
+        #[cfg(feature = "threads")]
         let sorted = rayon::scope(|_| self.pass(steps, buffers));
-        #[cfg(not(feature = "native"))]
+        #[cfg(not(feature = "threads"))]
         let sorted = self.pass(steps, buffers);
         let mut logits = vec![Vec::new(); sorted.len()];
         for (logits_of, at) in sorted.into_iter().zip(order) {

@@ -1,12 +1,10 @@
-//! The GPU the network runs on: burn's own wgpu device and queue (so one process holds one
-//! device), what hearth creates and launches on it counted where it happens, and the
+//! The GPU the network runs on: a wgpu device and queue (natively burn's own, so one process
+//! holds one device; in the browser one hearth opens), what hearth creates and launches on it counted where it happens, and the
 //! compiled kernels.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
-
-use burn::tensor::wgpu::wgpu;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::shader::Source;
 use crate::model::{DeviceError, GpuKernels};
@@ -67,6 +65,8 @@ pub struct Gpu {
     pub subgroup: Option<usize>,
     /// burn's tensor ops instead of ours, for comparing the two.
     burn_kernels: std::sync::atomic::AtomicBool,
+    /// Why the device was lost (wgpu says so once, through its callback), once it was.
+    lost: Arc<OnceLock<String>>,
     counters: Counters,
     layouts: Mutex<HashMap<Signature, Arc<wgpu::BindGroupLayout>>>,
     pipelines: Mutex<HashMap<(String, &'static str), Arc<Kernel>>>,
@@ -78,8 +78,53 @@ pub struct Kernel {
     pub layout: Arc<wgpu::BindGroupLayout>,
 }
 
+/// What an opened wgpu device can do, as the loader needs it.
+#[derive(Debug, Clone)]
+pub struct GpuInfo {
+    /// The adapter's name and backend, e.g. "llvmpipe (Vulkan)".
+    pub adapter: String,
+    /// The largest storage buffer one binding holds (and one buffer may be).
+    pub max_buffer_bytes: u64,
+    pub shader_f16: bool,
+    /// A CPU pretending to be a GPU (lavapipe, SwiftShader, WARP): tens of times slower
+    /// than the CPU network, so used only when asked for by name.
+    pub software: bool,
+}
+
 impl Gpu {
-    pub fn new(
+    /// The network's view of a device opened on `adapter`.
+    pub fn open(
+        adapter: &wgpu::Adapter,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+    ) -> (Self, GpuInfo) {
+        let limits = device.limits();
+        let max_buffer_bytes = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        let info = adapter.get_info();
+        let name = match info.name.as_str() {
+            "" => format!("{:?}", info.backend),
+            name => format!("{name} ({:?})", info.backend),
+        };
+        let features = device.features();
+        // The kernels' subgroup paths assume one subgroup width.
+        let width = info.subgroup_min_size as usize;
+        let one_width = info.subgroup_max_size as usize == width && (4..=64).contains(&width);
+        let subgroup = (features.contains(wgpu::Features::SUBGROUP) && one_width).then_some(width);
+        let gpu_info = GpuInfo {
+            adapter: name.clone(),
+            max_buffer_bytes,
+            shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            software: info.device_type == wgpu::DeviceType::Cpu,
+        };
+        (
+            Self::new(device, queue, max_buffer_bytes, (name, subgroup)),
+            gpu_info,
+        )
+    }
+
+    fn new(
         device: wgpu::Device,
         queue: wgpu::Queue,
         max_binding: u64,
@@ -92,6 +137,7 @@ impl Gpu {
             name,
             subgroup,
             burn_kernels: Default::default(),
+            lost: Arc::default(),
             counters: Counters::default(),
             layouts: Mutex::default(),
             pipelines: Mutex::default(),
@@ -101,12 +147,34 @@ impl Gpu {
     /// The same device, with counts of its own and buffers of at most `max_binding` bytes
     /// (as on an adapter whose buffers are smaller).
     pub fn limited(&self, max_binding: u64) -> Arc<Self> {
-        Arc::new(Self::new(
+        let gpu = Self::new(
             self.device.clone(),
             self.queue.clone(),
             max_binding.min(self.max_binding),
             (self.name.clone(), self.subgroup),
-        ))
+        );
+        Arc::new(Self {
+            lost: self.lost.clone(),
+            ..gpu
+        })
+    }
+
+    /// Records the device's loss when wgpu reports it, and tells `also`. Only where wgpu
+    /// adds callbacks (WebGPU): natively a new one would replace burn's own.
+    #[cfg(target_family = "wasm")]
+    pub fn watch_loss(&self, also: fn(&str)) {
+        let lost = self.lost.clone();
+        self.device
+            .set_device_lost_callback(move |reason, message| {
+                let why = format!("{reason:?}: {message}");
+                also(&why);
+                let _ = lost.set(why);
+            });
+    }
+
+    /// Why the device was lost, once it was.
+    pub fn lost(&self) -> Option<&str> {
+        self.lost.get().map(String::as_str)
     }
 
     /// What networks on this value did so far.
@@ -268,7 +336,10 @@ impl Gpu {
         len: u64,
         read: impl FnOnce(&[u8]) -> T,
     ) -> Result<T, DeviceError> {
-        let readback = |e: &dyn std::fmt::Display| DeviceError::Readback(e.to_string());
+        let readback = |e: &dyn std::fmt::Display| match self.lost() {
+            Some(why) => DeviceError::Lost(why.to_string()),
+            None => DeviceError::Readback(e.to_string()),
+        };
         let (sender, receiver) = async_channel::bounded(1);
         buffer.map_async(wgpu::MapMode::Read, ..len, move |result| {
             let _ = sender.try_send(result);

@@ -4,8 +4,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use burn::tensor::wgpu::wgpu;
-
 use super::context::Gpu;
 use super::pass::GpuCache;
 use crate::model::DeviceError;

@@ -2,8 +2,6 @@
 //! checkpoint, then uploaded as they are): f32, f16, bf16, or int8/int4 levels with an f16
 //! scale per block of 32. A matrix over the device's binding limit is split into row parts.
 
-use burn::tensor::wgpu::wgpu;
-
 use super::context::Gpu;
 use crate::model::TensorError;
 use crate::model::cpu::{Data, Matrix};

@@ -1,4 +1,4 @@
-//! The decoder on a GPU through our own kernels (WGSL on burn's wgpu device): weights in the
+//! The decoder on a GPU through our own kernels (WGSL on a wgpu device): weights in the
 //! CPU kernels' formats, dequantized in registers; each layer is eight launches (norm, q/k/v
 //! product with bias, norm+RoPE+cache append, attention, output product with the residual,
 //! norm, gate/up product with SwiGLU, down product with the residual), and the head five
@@ -15,9 +15,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use burn::tensor::Device;
-
-pub use context::{Gpu, GpuCounts};
+pub use context::{Gpu, GpuCounts, GpuInfo};
 pub use logits::GpuLogits;
 use matrix::GpuMatrix;
 pub use pass::GpuCache;
@@ -31,7 +29,6 @@ use super::{LoadError, ModelConfig, Precision, Weights, rope};
 
 pub struct GpuNetwork {
     config: ModelConfig,
-    device: Device,
     shared: Arc<Shared>,
     inv_freq: Vec<f32>,
     precision: Precision,
@@ -139,7 +136,7 @@ impl GpuNetwork {
     pub fn load(
         config: ModelConfig,
         weights: &Weights,
-        (device, gpu): (&Device, Arc<Gpu>),
+        gpu: Arc<Gpu>,
         precision: Precision,
     ) -> Result<Self, LoadError> {
         let c = &config;
@@ -195,7 +192,6 @@ impl GpuNetwork {
             }),
             precision,
             weight_bytes,
-            device: device.clone(),
             config,
         })
     }
@@ -206,10 +202,6 @@ impl GpuNetwork {
 
     pub fn precision(&self) -> Precision {
         self.precision
-    }
-
-    pub fn device(&self) -> &Device {
-        &self.device
     }
 
     /// The adapter, as a person would name it.

@@ -6,8 +6,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use burn::tensor::wgpu::wgpu;
-
 use super::context::{Gpu, Kernel};
 use super::shader::ARGMAX_PARTS;
 
@@ -288,20 +286,21 @@ impl GpuCache {
         ];
         // Only a consumed mapping is asked for again: one still pending (in a browser, until
         // the page's event loop turns) must not be mapped twice.
+        // A lost device refuses its mapping: the queue takes the inputs then (and ignores them),
+        // and the readback reports the loss.
         let mut remap = false;
-        if self.wait_for_upload() {
-            {
-                let mut view = b
-                    .upload
-                    .get_mapped_range_mut(..)
-                    .expect("the upload buffer is mapped");
-                view.slice(..16)
-                    .copy_from_slice(bytemuck::cast_slice(&step));
-                for (at, bytes) in pieces {
-                    let at = STEP_BYTES as usize + at as usize;
-                    view.slice(at..at + bytes.len()).copy_from_slice(bytes);
-                }
+        let mapped = match self.wait_for_upload() {
+            true => b.upload.get_mapped_range_mut(..).ok(),
+            false => None,
+        };
+        if let Some(mut view) = mapped {
+            view.slice(..16)
+                .copy_from_slice(bytemuck::cast_slice(&step));
+            for (at, bytes) in pieces {
+                let at = STEP_BYTES as usize + at as usize;
+                view.slice(at..at + bytes.len()).copy_from_slice(bytes);
             }
+            drop(view);
             b.upload.unmap();
             encoder.copy_buffer_to_buffer(&b.upload, 0, &b.step, 0, STEP_BYTES);
             for (at, bytes) in pieces {
