@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Serves the chat page (web/dist) on 127.0.0.1, and with --model-dir DIR a local checkpoint
 // at /models/NAME/ (the page then loads it by that URL). The tests serve with the same code.
+// The page is cross-origin isolated (COOP/COEP headers), so the CPU path runs on threads.
 //
 //   node web/serve.mjs [--port 8000] [--model-dir DIR ...]
 
@@ -20,11 +21,21 @@ const TYPES = {
 };
 
 /**
+ * What makes a page cross-origin isolated (`crossOriginIsolated`), which SharedArrayBuffer
+ * and so wasm threads need. Any static host can send them; a page under them loads
+ * cross-origin files only with CORS (as the Hugging Face hub answers) or CORP.
+ */
+export const ISOLATION_HEADERS = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+};
+
+/**
  * Serves directories over HTTP (GET and HEAD, with Content-Length and an ETag) on 127.0.0.1,
  * counting requests per method and path. `mounts` is a directory (served at /) or
- * `{'/prefix/': dir, ...}`.
+ * `{'/prefix/': dir, ...}`; `isolated` adds the ISOLATION_HEADERS.
  */
-export async function serveFiles(mounts, port = 0) {
+export async function serveFiles(mounts, { port = 0, isolated = false } = {}) {
   const table = Object.entries(typeof mounts === 'string' ? { '/': mounts } : mounts);
   const counts = new Map();
   const server = createServer((req, res) => {
@@ -45,6 +56,7 @@ export async function serveFiles(mounts, port = 0) {
       'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
       etag: `"${size.toString(16)}-${Math.floor(mtimeMs).toString(16)}"`,
       'cache-control': 'no-cache',
+      ...(isolated ? ISOLATION_HEADERS : {}),
     });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
@@ -89,7 +101,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   }
   const mounts = {};
   for (const dir of values['model-dir']) mounts[`/models/${basename(resolve(dir))}/`] = resolve(dir);
-  const { url } = await serveFiles({ ...mounts, '/': dist }, Number(values.port));
+  const { url } = await serveFiles({ ...mounts, '/': dist }, { port: Number(values.port), isolated: true });
   console.log(`chat page: ${url}/`);
   for (const prefix of Object.keys(mounts)) console.log(`model: ${url}/?model=${prefix}&autoload=1`);
 }

@@ -1,14 +1,24 @@
 // The hearth chat page: loads a checkpoint with the package's Engine and streams
-// completion_messages answers into the conversation. No framework, no bundler.
-// Model text only ever reaches the page through text nodes, never as HTML.
+// completion_messages answers into the conversation. No framework, no bundler: the Markdown
+// parser and the sanitizer are vendored ES modules that web/build.sh copies into vendor/.
+// Model text reaches the page only through renderMarkdown (parsed, then sanitised) or text nodes.
 
-const DEFAULT_MODEL_URL = 'https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct/resolve/main/';
+import { Marked } from './vendor/marked.esm.js';
+import DOMPurify from './vendor/purify.es.mjs';
+
 const DEVICES = ['auto', 'webgpu', 'cpu'];
 const DTYPES = ['f32', 'f16', 'q8', 'q4'];
+const STORAGE_KEY = 'hearth-chat';
+/** Below this width the model form folds away once a model is loaded, to leave room for the chat. */
+const NARROW = '(max-width: 40rem)';
 
 const $ = (id) => document.getElementById(id);
 const els = {
+  newChat: $('new-chat'),
+  modelPanel: $('model-panel'),
   loadForm: $('load-form'),
+  modelChoice: $('model-choice'),
+  modelUrlField: $('model-url-field'),
   modelUrl: $('model-url'),
   device: $('device'),
   dtype: $('dtype'),
@@ -32,10 +42,75 @@ const els = {
 let currentEngine = null;
 let loading = false;
 let generating = false;
-/** The conversation sent each turn: completed user/assistant pairs, oldest first. */
-const history = [];
+/** Cancels the answer being generated; null when idle. */
+let answerController = null;
+/**
+ * The conversation sent each turn and kept in localStorage: completed turns, oldest first, as
+ * `{role: 'user', content}` and `{role: 'assistant', content, reasoning?, finishReason, stats?}`.
+ */
+let conversation = [];
 
-window.hearthChat = { engine: () => currentEngine };
+// ---------- Markdown ----------
+
+const ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => ESCAPES[c]);
+
+// HTML in model text is shown as the text it is (a model writing `<div>` means the characters),
+// and images become links, so an answer never fetches anything by itself.
+const markdown = new Marked({
+  gfm: true,
+  breaks: true,
+  renderer: {
+    html: ({ text, block }) => (block ? `<p>${escapeHtml(text)}</p>` : escapeHtml(text)),
+    image: ({ href, text }) => `<a href="${escapeHtml(href ?? '')}">${escapeHtml(text || href || '')}</a>`,
+  },
+});
+
+// The parser's output is still sanitised: DOMPurify drops scripts, event handlers and
+// javascript: URLs whatever the parser lets through. No style, so an answer cannot restyle the page.
+const SANITIZE = {
+  USE_PROFILES: { html: true },
+  FORBID_TAGS: ['style', 'img', 'form'],
+  FORBID_ATTR: ['style'],
+  RETURN_DOM_FRAGMENT: true,
+};
+
+// Links from an answer open in a new tab, without access to this page.
+DOMPurify.addHook('afterSanitizeAttributes', (node) => {
+  if (node.tagName === 'A' && node.hasAttribute('href')) {
+    node.setAttribute('target', '_blank');
+    node.setAttribute('rel', 'noopener noreferrer');
+  }
+});
+
+/** Replaces `el`'s children with `text` rendered as sanitised Markdown, code blocks with a copy button. */
+function renderMarkdown(el, text) {
+  const fragment = DOMPurify.sanitize(markdown.parse(text), SANITIZE);
+  for (const pre of fragment.querySelectorAll('pre')) {
+    const block = document.createElement('div');
+    block.className = 'code-block';
+    const copy = document.createElement('button');
+    copy.type = 'button';
+    copy.className = 'copy-code';
+    copy.textContent = 'Copy';
+    pre.replaceWith(block);
+    block.append(pre, copy);
+  }
+  el.replaceChildren(fragment);
+}
+
+async function copyCode(button) {
+  const code = button.closest('.code-block')?.querySelector('pre');
+  try {
+    await navigator.clipboard.writeText(code?.textContent ?? '');
+    button.textContent = 'Copied';
+  } catch {
+    button.textContent = 'Copy failed';
+  }
+  setTimeout(() => { button.textContent = 'Copy'; }, 1500);
+}
+
+window.hearthChat = { engine: () => currentEngine, renderMarkdown };
 
 // The package module is imported on first use, so that a missing or broken
 // hearth.js shows up in the status line instead of leaving a dead page.
@@ -69,14 +144,12 @@ function mb(bytes) {
 
 function updateControls() {
   const ready = currentEngine !== null && !loading;
-  els.load.disabled = loading || generating;
-  els.modelUrl.disabled = loading || generating;
-  els.device.disabled = loading || generating;
-  els.dtype.disabled = loading || generating;
+  for (const el of [els.load, els.modelChoice, els.modelUrl, els.device, els.dtype]) el.disabled = loading || generating;
   els.clearCache.disabled = loading;
   for (const el of [els.system, els.prompt, els.temperature, els.maxTokens]) el.disabled = !ready;
   els.send.disabled = !ready || generating;
   els.stop.disabled = !(ready && generating);
+  els.newChat.disabled = generating;
 }
 
 /** Scrolls to the newest message when the reader is already at (or near) the bottom. */
@@ -88,24 +161,204 @@ function scrollToEnd() {
   els.messages.scrollTop = els.messages.scrollHeight;
 }
 
-/** Appends `<div class="message ROLE"><div class="content">text</div></div>`. */
-function addMessage(role, text) {
-  const stick = nearBottom();
+/** Appends `<div class="message ROLE"><div class="content"></div></div>` and returns it. */
+function addMessage(role) {
   const el = document.createElement('div');
   el.className = `message ${role}`;
   el.dataset.role = role;
   const content = document.createElement('div');
   content.className = 'content';
-  const node = document.createTextNode(text);
-  content.append(node);
   el.append(content);
   els.messages.append(el);
-  if (stick || role === 'user') scrollToEnd();
-  return { el, content, node };
+  return el;
+}
+
+function addUserMessage(text) {
+  const el = addMessage('user');
+  el.querySelector('.content').textContent = text;
+  return el;
 }
 
 function addError(text) {
-  return addMessage('error', text).el;
+  const stick = nearBottom();
+  const el = addMessage('error');
+  el.querySelector('.content').textContent = text;
+  if (stick) scrollToEnd();
+}
+
+// ---------- answers ----------
+
+/** A `<details>` before the answer holding the model's thinking, made when the first of it arrives. */
+function reasoningBox(el) {
+  let box = el.querySelector('.reasoning');
+  if (!box) {
+    box = document.createElement('details');
+    box.className = 'reasoning';
+    const summary = document.createElement('summary');
+    summary.textContent = 'Thinking';
+    const body = document.createElement('div');
+    body.className = 'reasoning-content markdown';
+    box.append(summary, body);
+    el.querySelector('.content').before(box);
+  }
+  return box;
+}
+
+function statsParts(stats, finish) {
+  const n = Number(stats.tokens) || 0;
+  const parts = [`${n} token${n === 1 ? '' : 's'}`];
+  if (Number.isFinite(stats.tokensPerSecond)) parts.push(`${stats.tokensPerSecond.toFixed(1)} tok/s`);
+  if (Number.isFinite(stats.ttftMs)) parts.push(`first token ${(stats.ttftMs / 1000).toFixed(2)} s`);
+  if (Number.isFinite(stats.promptTokens)) parts.push(`prompt ${stats.promptTokens}`);
+  if (Number.isFinite(stats.totalMs)) parts.push(`${(stats.totalMs / 1000).toFixed(2)} s`);
+  if (finish) parts.push(finish);
+  return parts;
+}
+
+/** The footer under an answer: tokens, tokens/s, time to first token, ... */
+function showStats(el, stats, finish) {
+  const meta = document.createElement('div');
+  meta.className = 'meta';
+  meta.textContent = statsParts(stats, finish).join(' · ');
+  if (Number.isFinite(stats.tokensPerSecond)) meta.dataset.tokensPerSecond = stats.tokensPerSecond.toFixed(2);
+  if (Number.isFinite(stats.ttftMs)) meta.dataset.ttftMs = String(Math.round(stats.ttftMs));
+  el.append(meta);
+}
+
+/** Draws a finished (or restored) answer. */
+function showAnswer(el, message) {
+  if (message.reasoning) renderMarkdown(reasoningBox(el).lastElementChild, message.reasoning);
+  renderMarkdown(el.querySelector('.content'), message.content);
+  el.dataset.finishReason = message.finishReason || 'stop';
+  if (message.stats) showStats(el, message.stats, message.finishReason);
+}
+
+/** An answer being streamed: its text so far, drawn at most once per animation frame. */
+function startAnswer() {
+  const el = addMessage('assistant');
+  el.classList.add('pending');
+  el.setAttribute('aria-busy', 'true');
+  scrollToEnd();
+  return { el, text: '', reasoning: '', drawn: { text: 0, reasoning: 0 }, frame: 0 };
+}
+
+function appendToAnswer(view, delta, reasoningDelta) {
+  if (reasoningDelta) {
+    // Watch the thinking while it is all there is; fold it once the answer starts.
+    if (!view.reasoning) reasoningBox(view.el).open = true;
+    view.reasoning += reasoningDelta;
+  }
+  if (delta) {
+    if (!view.text && view.reasoning) reasoningBox(view.el).open = false;
+    view.text += delta;
+  }
+  // Re-rendering the whole Markdown so far keeps partial answers right (an open code fence is
+  // a code block already); once a frame is as often as anyone can see it.
+  if (!view.frame) view.frame = requestAnimationFrame(() => drawAnswer(view));
+}
+
+function drawAnswer(view) {
+  view.frame = 0;
+  const stick = nearBottom();
+  if (view.drawn.reasoning !== view.reasoning.length) {
+    renderMarkdown(reasoningBox(view.el).lastElementChild, view.reasoning);
+    view.drawn.reasoning = view.reasoning.length;
+  }
+  if (view.drawn.text !== view.text.length) {
+    renderMarkdown(view.el.querySelector('.content'), view.text);
+    view.drawn.text = view.text.length;
+  }
+  if (stick) scrollToEnd();
+}
+
+function endAnswer(view) {
+  if (view.frame) cancelAnimationFrame(view.frame);
+  drawAnswer(view);
+  view.el.classList.remove('pending');
+  view.el.removeAttribute('aria-busy');
+}
+
+/**
+ * Time to first token: from sending to the first delta (answer or thinking). Decode speed:
+ * the tokens after the first over the time after the first delta, since the first token's
+ * time is the prefill's; with one token (or none) the whole request.
+ */
+function answerStats(usage, startAt, firstAt, endAt) {
+  const tokens = Number(usage.completion_tokens) || 0;
+  let tokensPerSecond = null;
+  if (firstAt !== null && tokens > 1 && endAt > firstAt) tokensPerSecond = (tokens - 1) / ((endAt - firstAt) / 1000);
+  else if (tokens > 0 && endAt > startAt) tokensPerSecond = tokens / ((endAt - startAt) / 1000);
+  return {
+    tokens,
+    tokensPerSecond,
+    ttftMs: firstAt === null ? null : firstAt - startAt,
+    promptTokens: Number.isFinite(usage.prompt_tokens) ? usage.prompt_tokens : null,
+    totalMs: endAt - startAt,
+  };
+}
+
+// ---------- saving the conversation ----------
+
+function readSaved() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? 'null');
+    return saved && typeof saved === 'object' ? saved : {};
+  } catch {
+    return {}; // unreadable or blocked storage: start fresh
+  }
+}
+
+function save() {
+  const state = {
+    modelUrl: els.modelUrl.value.trim(),
+    system: els.system.value,
+    settings: {
+      device: els.device.value,
+      dtype: els.dtype.value,
+      temperature: els.temperature.value,
+      maxTokens: els.maxTokens.value,
+    },
+    messages: conversation,
+  };
+  try {
+    localStorage.setItem(STORAGE_KEY, JSON.stringify(state));
+  } catch (err) {
+    setStatus(`error: could not save the conversation: ${errorText(err)}`, 'error');
+  }
+}
+
+/** The saved messages that are well-formed (the storage is the user's to edit). */
+function savedMessages(list) {
+  if (!Array.isArray(list)) return [];
+  return list.filter(
+    (m) => m && (m.role === 'user' || m.role === 'assistant') && typeof m.content === 'string'
+      && (m.reasoning === undefined || typeof m.reasoning === 'string'),
+  );
+}
+
+function restore(saved) {
+  const settings = saved.settings && typeof saved.settings === 'object' ? saved.settings : {};
+  if (typeof saved.modelUrl === 'string' && saved.modelUrl) els.modelUrl.value = saved.modelUrl;
+  if (typeof saved.system === 'string') els.system.value = saved.system;
+  if (DEVICES.includes(settings.device)) els.device.value = settings.device;
+  if (DTYPES.includes(settings.dtype)) els.dtype.value = settings.dtype;
+  if (typeof settings.temperature === 'string') els.temperature.value = settings.temperature;
+  if (typeof settings.maxTokens === 'string') els.maxTokens.value = settings.maxTokens;
+  conversation = savedMessages(saved.messages);
+  for (const message of conversation) {
+    if (message.role === 'user') addUserMessage(message.content);
+    else showAnswer(addMessage('assistant'), message);
+  }
+  scrollToEnd();
+}
+
+function newChat() {
+  if (generating) return;
+  conversation = [];
+  els.messages.replaceChildren();
+  save();
+  setStatus(currentEngine ? 'ready (new chat)' : 'Load a model to start.', currentEngine ? 'ready' : '');
+  if (currentEngine) els.prompt.focus();
 }
 
 // ---------- progress ----------
@@ -150,6 +403,22 @@ function hideProgress() {
 
 // ---------- loading ----------
 
+/** Selects the picker's entry for the URL in the field, or "Custom URL…" (which shows the field). */
+function syncModelChoice() {
+  const url = els.modelUrl.value.trim();
+  const known = [...els.modelChoice.options].find((o) => o.value === url);
+  els.modelChoice.value = known ? known.value : 'custom';
+  els.modelUrlField.hidden = Boolean(known);
+}
+
+function onModelChoice() {
+  const custom = els.modelChoice.value === 'custom';
+  if (!custom) els.modelUrl.value = els.modelChoice.value;
+  els.modelUrlField.hidden = !custom;
+  if (custom) els.modelUrl.focus();
+  save();
+}
+
 function showDeviceInfo(engine) {
   const d = engine.device || {};
   const parts = [];
@@ -176,6 +445,7 @@ async function loadModel() {
   }
   const device = DEVICES.includes(els.device.value) ? els.device.value : 'auto';
   const dtype = DTYPES.includes(els.dtype.value) ? els.dtype.value : 'f32';
+  save();
 
   loading = true;
   // Free the previous model (and its memory) before placing a new one.
@@ -197,6 +467,7 @@ async function loadModel() {
     showDeviceInfo(engine);
     const secs = ((performance.now() - started) / 1000).toFixed(1);
     setStatus(`ready (${secs} s)`, 'ready');
+    if (matchMedia(NARROW).matches) els.modelPanel.open = false;
   } catch (err) {
     setStatus(`error: ${errorText(err)}`, 'error');
   } finally {
@@ -234,28 +505,15 @@ function buildRequest(engine, userText) {
   const messages = [];
   const system = els.system.value.trim();
   if (system) messages.push({ role: 'system', content: system });
-  messages.push(...history, { role: 'user', content: userText });
+  // The thinking stays out of the history, as the chat templates want.
+  for (const { role, content } of conversation) messages.push({ role, content });
+  messages.push({ role: 'user', content: userText });
   const request = { model: engine.modelId, messages, stream: true };
   const temperature = readNumber(els.temperature, false);
   const maxTokens = readNumber(els.maxTokens, true);
   if (temperature !== undefined) request.temperature = temperature;
   if (maxTokens !== undefined) request.max_tokens = maxTokens;
   return request;
-}
-
-function footerText(usage, firstAt, endAt, startAt) {
-  const n = Number(usage.completion_tokens) || 0;
-  const parts = [`${n} token${n === 1 ? '' : 's'}`];
-  // Decode speed: the tokens after the first over the time after the first delta;
-  // with one token (or none) fall back to the whole request.
-  let rate = NaN;
-  if (firstAt !== null && n > 1 && endAt > firstAt) rate = (n - 1) / ((endAt - firstAt) / 1000);
-  else if (n > 0 && endAt > startAt) rate = n / ((endAt - startAt) / 1000);
-  if (Number.isFinite(rate)) parts.push(`${rate.toFixed(1)} tok/s`);
-  if (usage.prompt_tokens != null) parts.push(`prompt ${usage.prompt_tokens}`);
-  parts.push(`${((endAt - startAt) / 1000).toFixed(2)} s`);
-  if (usage.finish_reason) parts.push(usage.finish_reason);
-  return parts.join(' · ');
 }
 
 async function send() {
@@ -269,64 +527,61 @@ async function send() {
 
   const request = buildRequest(engine, text);
   els.prompt.value = '';
-  addMessage('user', text);
-  const answer = addMessage('assistant', '');
-  answer.el.classList.add('pending');
-  answer.el.setAttribute('aria-busy', 'true');
-
+  addUserMessage(text);
+  const view = startAnswer();
+  const controller = new AbortController();
+  answerController = controller;
   generating = true;
   updateControls();
   setStatus('generating…', 'busy');
 
   const startAt = performance.now();
   let firstAt = null;
-  let reply = '';
   let usage = null;
   let error = null;
-
   try {
-    for await (const envelope of engine.completionMessagesStream(request)) {
+    for await (const envelope of engine.completionMessagesStream(request, { signal: controller.signal })) {
       if (!envelope || typeof envelope !== 'object') continue;
       if (envelope.code !== 0) {
         error = `${envelope.message || 'error'} (code ${envelope.code})`;
         break;
       }
       const result = envelope.result || {};
-      if (typeof result.delta === 'string' && result.delta !== '') {
-        if (firstAt === null) firstAt = performance.now();
-        const stick = nearBottom();
-        answer.node.appendData(result.delta);
-        reply += result.delta;
-        if (stick) scrollToEnd();
-      }
+      const delta = typeof result.delta === 'string' ? result.delta : '';
+      const reasoningDelta = typeof result.reasoning_delta === 'string' ? result.reasoning_delta : '';
+      if (firstAt === null && (delta || reasoningDelta)) firstAt = performance.now();
+      if (delta || reasoningDelta) appendToAnswer(view, delta, reasoningDelta);
       if (result.usage) usage = result.usage;
     }
   } catch (err) {
-    error = errorText(err);
+    // A stream cancelled by Stop may end by throwing; that is the answer so far, not an error.
+    if (!controller.signal.aborted) error = errorText(err);
   }
   const endAt = performance.now();
-
-  answer.el.classList.remove('pending');
-  answer.el.removeAttribute('aria-busy');
+  answerController = null;
+  endAnswer(view);
 
   if (error !== null) {
-    if (reply === '') answer.el.remove();
+    if (view.text === '' && view.reasoning === '') view.el.remove();
     addError(error);
     setStatus(`error: ${error}`, 'error');
-    // The turn is left out of the history, so the next one starts clean.
+    // The turn is left out of the conversation, so the next one starts clean; the prompt
+    // goes back into the box to be sent again.
+    if (!els.prompt.value) els.prompt.value = text;
   } else {
-    const finish = (usage && usage.finish_reason) || 'stop';
-    answer.el.dataset.finishReason = finish;
-    if (usage) {
-      const footer = document.createElement('div');
-      footer.className = 'meta';
-      footer.textContent = footerText(usage, firstAt, endAt, startAt);
+    const finishReason = usage?.finish_reason || (controller.signal.aborted ? 'abort' : 'stop');
+    const answer = { role: 'assistant', content: view.text, finishReason };
+    if (view.reasoning) answer.reasoning = view.reasoning;
+    if (usage) answer.stats = answerStats(usage, startAt, firstAt, endAt);
+    view.el.dataset.finishReason = finishReason;
+    if (answer.stats) {
       const stick = nearBottom();
-      answer.el.append(footer);
+      showStats(view.el, answer.stats, finishReason);
       if (stick) scrollToEnd();
     }
-    history.push({ role: 'user', content: text }, { role: 'assistant', content: reply });
-    setStatus(finish === 'abort' ? 'ready (stopped)' : 'ready', 'ready');
+    conversation.push({ role: 'user', content: text }, answer);
+    save();
+    setStatus(finishReason === 'abort' ? 'ready (stopped)' : 'ready', 'ready');
   }
 
   generating = false;
@@ -335,9 +590,9 @@ async function send() {
 }
 
 function stop() {
-  if (!generating || !currentEngine) return;
+  if (!generating || !answerController) return;
   try {
-    currentEngine.abort();
+    answerController.abort();
     setStatus('stopping…', 'busy');
   } catch (err) {
     setStatus(`error: ${errorText(err)}`, 'error');
@@ -346,6 +601,11 @@ function stop() {
 
 // ---------- wiring ----------
 
+els.newChat.addEventListener('click', newChat);
+els.modelChoice.addEventListener('change', onModelChoice);
+els.modelUrl.addEventListener('input', save);
+for (const el of [els.device, els.dtype]) el.addEventListener('change', save);
+for (const el of [els.system, els.temperature, els.maxTokens]) el.addEventListener('input', save);
 els.loadForm.addEventListener('submit', (e) => {
   e.preventDefault();
   loadModel();
@@ -356,7 +616,12 @@ els.chatForm.addEventListener('submit', (e) => {
   send();
 });
 els.stop.addEventListener('click', stop);
+els.messages.addEventListener('click', (e) => {
+  const copy = e.target.closest('.copy-code');
+  if (copy) copyCode(copy);
+});
 els.prompt.addEventListener('keydown', (e) => {
+  // Enter sends; Shift+Enter keeps its default, a new line; an Enter an IME is composing with is the IME's.
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
     e.preventDefault();
     if (!generating) send();
@@ -366,13 +631,16 @@ document.addEventListener('keydown', (e) => {
   if (e.key === 'Escape' && generating) stop();
 });
 
-// The query string: ?model=URL, ?device=auto|webgpu|cpu, ?dtype=f32|f16|q8|q4, ?autoload=1.
+// The saved conversation and settings, then the query string over them:
+// ?model=URL, ?device=auto|webgpu|cpu, ?dtype=f32|f16|q8|q4, ?autoload=1.
+restore(readSaved());
 const params = new URLSearchParams(location.search);
-els.modelUrl.value = params.get('model') || els.modelUrl.value || DEFAULT_MODEL_URL;
+if (params.get('model')) els.modelUrl.value = params.get('model');
 const deviceParam = (params.get('device') || '').toLowerCase();
 if (DEVICES.includes(deviceParam)) els.device.value = deviceParam;
 const dtypeParam = (params.get('dtype') || '').toLowerCase();
 if (DTYPES.includes(dtypeParam)) els.dtype.value = dtypeParam;
+syncModelChoice();
 updateControls();
 const autoload = params.get('autoload');
 if (autoload !== null && autoload !== '0' && autoload !== 'false') loadModel();

@@ -1,31 +1,67 @@
 // The engine in this thread: the checkpoint fetched (files.js), the wasm engine loaded, and
 // requests answered through it. The Web Worker runs exactly this; so does `worker: false`.
 
-import init, { WasmEngine } from './pkg/hearth_wasm.js';
 import { fetchCheckpoint, modelIdFromUrl } from './files.js';
 
-let ready;
+/**
+ * The two builds of the engine: `main` (WebGPU and the CPU on one thread) and `threads` (the
+ * CPU only, its kernels split over a pool of Web Workers: wasm threads need shared memory,
+ * so a page that is cross-origin isolated, and a worker, since the engine's thread waits on
+ * the pool with Atomics.wait, which the page's own thread may not).
+ */
+const BUILDS = { main: './pkg/', threads: './pkg-threads/' };
+const loaded = {};
 
-/** Compiles the wasm module once per thread. */
-function initWasm() {
-  ready ??= init({ module_or_path: new URL('./pkg/hearth_wasm_bg.wasm', import.meta.url) });
-  return ready;
+/** Compiles `build` once per thread; the threaded one starts its pool of `threads` then. */
+function initWasm(build, threads) {
+  loaded[build] ??= (async () => {
+    const glue = await import(`${BUILDS[build]}hearth_wasm.js`);
+    await glue.default({ module_or_path: new URL(`${BUILDS[build]}hearth_wasm_bg.wasm`, import.meta.url) });
+    if (build === 'threads') await glue.initThreadPool(threads);
+    return { glue, threads: build === 'threads' ? threads : 1 };
+  })();
+  return loaded[build];
+}
+
+/** How many threads the CPU path can have here, and why. */
+function threading(wanted) {
+  if (wanted === 1) return { threads: 1, why: 'one thread, as the page asked' };
+  if (!globalThis.crossOriginIsolated) {
+    return {
+      threads: 1,
+      why: 'one thread: the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)',
+    };
+  }
+  if (typeof WorkerGlobalScope === 'undefined') {
+    return { threads: 1, why: 'one thread: the engine runs in the page (worker: false), which may not wait on threads' };
+  }
+  const threads = wanted ?? Math.min(navigator.hardwareConcurrency || 1, 8);
+  return { threads, why: `${threads} threads (cross-origin isolated)` };
 }
 
 export class CoreEngine {
-  constructor(wasm) {
+  constructor(glue, wasm, threads) {
+    this.glue = glue;
     this.wasm = wasm;
-    this.info = JSON.parse(wasm.info());
+    const info = JSON.parse(wasm.info());
+    const cpu = info.device === 'cpu';
+    this.info = { ...info, threads: cpu ? threads.threads : null, reason: cpu ? `${info.reason}; ${threads.why}` : info.reason };
   }
 
-  /** Fetches and loads; `onProgress` hears downloads and the weights' placement. */
-  static async load(baseUrl, { device = 'auto', dtype, modelId, keys = [], cache = true, onProgress = () => {} } = {}) {
-    await initWasm();
+  /**
+   * Fetches and loads; `onProgress` hears downloads and the weights' placement. `threads`:
+   * the CPU path's pool (default: the cores, at most 8, where the page allows threads).
+   */
+  static async load(baseUrl, { device = 'auto', dtype, modelId, keys = [], cache = true, threads, onProgress = () => {} } = {}) {
     const webgpuUnavailable = device === 'cpu' ? null : await prepareWebGpu(device);
-    const files = await fetchCheckpoint(baseUrl, { onProgress, cache });
+    // The threaded build has no WebGPU: it serves only what is sure to run on the CPU.
+    let plan = device === 'cpu' || (device === 'auto' && webgpuUnavailable) ? threading(threads) : { threads: 1, why: 'one thread (the build with WebGPU)' };
+    const { glue, threads: pool } = await initWasm(plan.threads > 1 ? 'threads' : 'main', plan.threads);
+    if (pool !== plan.threads) plan = { threads: pool, why: `${pool} threads (the pool this thread started first)` };
+    const files = await fetchCheckpoint(baseUrl, { shardFiles: glue.shardFiles, onProgress, cache });
     const options = JSON.stringify({ device, dtype, modelId: modelId ?? modelIdFromUrl(baseUrl), keys, webgpuUnavailable });
     const placed = (loaded, total) => onProgress({ file: 'weights', loaded, total, phase: 'load' });
-    return new CoreEngine(await WasmEngine.load(files, options, placed));
+    return new CoreEngine(glue, await glue.WasmEngine.load(files, options, placed), plan);
   }
 
   abort() {
@@ -33,16 +69,31 @@ export class CoreEngine {
   }
 
   /**
-   * One HTTP request: `{method, path, authorization, contentType, body: Uint8Array}` in;
-   * `{status, headers, text}` or `{status, headers, next}` (a stream) out.
+   * One request, started now: op 'handle' with `{request: {method, path, authorization,
+   * contentType, body: Uint8Array}}`, or op 'complete' with `{body}` (a completion_messages
+   * body from the page itself). Returns `{response, cancel}`: `response` resolves to
+   * `{status, headers, text}` or `{status, headers, next}` (a stream); `cancel()` ends the
+   * request's generation early with what it has (finish_reason "abort").
    */
-  async handle({ method, path, authorization, contentType, body }) {
-    return answer(await this.wasm.handle(method, path, authorization, contentType, body));
-  }
-
-  /** A completion_messages body (bytes) from the page itself. */
-  async complete(body) {
-    return answer(await this.wasm.complete(body));
+  request(op, { request, body }) {
+    const token = new this.glue.WasmCancel();
+    let live = true;
+    const release = () => {
+      if (live) token.free();
+      live = false;
+    };
+    const pending =
+      op === 'handle'
+        ? this.wasm.handle(request.method, request.path, request.authorization, request.contentType, request.body, token)
+        : this.wasm.complete(body, token);
+    const response = pending.then(
+      (r) => answer(r, release),
+      (error) => {
+        release();
+        throw error;
+      },
+    );
+    return { response, cancel: () => live && token.cancel() };
   }
 
   dispose() {
@@ -67,16 +118,21 @@ async function prepareWebGpu(device) {
   return null;
 }
 
-function answer(response) {
+/** `release` runs once the response is read to its end. */
+function answer(response, release) {
   const head = { status: response.status(), headers: JSON.parse(response.headers()) };
   const text = response.text();
   if (text !== undefined) {
     response.free();
+    release();
     return { ...head, text };
   }
   const next = async () => {
     const chunk = await response.next();
-    if (chunk === undefined) response.free();
+    if (chunk === undefined) {
+      response.free();
+      release();
+    }
     return chunk;
   };
   return { ...head, next };

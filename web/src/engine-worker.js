@@ -4,8 +4,13 @@
 import { CoreEngine } from './core.js';
 
 let engine;
+/** The cancel() of each request in flight, by its id. */
+const cancels = new Map();
 
 const post = (message, transfer = []) => self.postMessage(message, transfer);
+
+// The wasm module's word that the WebGPU device is gone: the page loads the engine again.
+globalThis.onhearthdevicelost = (message) => post({ id: -1, type: 'lost', message });
 
 // A panic aborts the wasm module: every request in flight fails with its message.
 self.addEventListener('error', (event) => {
@@ -25,15 +30,24 @@ self.onmessage = async ({ data }) => {
       case 'abort':
         engine?.abort();
         break;
+      case 'cancel':
+        cancels.get(data.target)?.();
+        break;
       case 'handle':
       case 'complete': {
-        const response = op === 'handle' ? await engine.handle(data.request) : await engine.complete(data.body);
-        post({ id, type: 'head', status: response.status, headers: response.headers, text: response.text });
-        if (response.next) {
-          for (let chunk = await response.next(); chunk !== undefined; chunk = await response.next()) {
-            post({ id, type: 'chunk', chunk });
+        const started = engine.request(op, data);
+        cancels.set(id, started.cancel);
+        try {
+          const response = await started.response;
+          post({ id, type: 'head', status: response.status, headers: response.headers, text: response.text });
+          if (response.next) {
+            for (let chunk = await response.next(); chunk !== undefined; chunk = await response.next()) {
+              post({ id, type: 'chunk', chunk });
+            }
+            post({ id, type: 'end' });
           }
-          post({ id, type: 'end' });
+        } finally {
+          cancels.delete(id);
         }
         break;
       }

@@ -2,7 +2,6 @@
 // the Cache API so that a reload reads them from disk instead of the network. The shard
 // index is read by the wasm module (initialised before a checkpoint is fetched, core.js).
 
-import { shardFiles } from './pkg/hearth_wasm.js';
 
 const CACHE = 'hearth-checkpoints-v1';
 const REQUIRED = ['config.json', 'tokenizer.json'];
@@ -32,9 +31,10 @@ export function modelIdFromUrl(base) {
 
 /**
  * Every file the loader needs, as a Map of name -> Uint8Array.
- * `onProgress({file, loaded, total, phase})` hears each file's bytes.
+ * `onProgress({file, loaded, total, phase})` hears each file's bytes; `shardFiles(indexBytes)`
+ * (the wasm module's) names the shards a model.safetensors.index.json lists.
  */
-export async function fetchCheckpoint(base, { onProgress = () => {}, cache = true } = {}) {
+export async function fetchCheckpoint(base, { shardFiles, onProgress = () => {}, cache = true }) {
   const store = cache && globalThis.caches ? await caches.open(CACHE) : null;
   if (isGguf(base)) {
     // One file is the whole model: config, tokenizer and template are in its metadata.

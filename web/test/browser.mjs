@@ -22,10 +22,13 @@ const ARGS = [
   '--enable-unsafe-webgpu',
 ];
 
-/** web/dist at /, each test checkpoint preset at /models/PRESET/, the test GGUFs at /ggufs/. */
-export async function serveSite(presets) {
+/**
+ * web/dist at /, each test checkpoint preset at /models/PRESET/, the test GGUFs at /ggufs/;
+ * `isolated`: with the COOP/COEP headers that let the CPU path run on threads.
+ */
+export async function serveSite(presets, { isolated = false } = {}) {
   const mounts = Object.fromEntries(presets.map((p) => [`/models/${p}/`, testModel(p)]));
-  return serveFiles({ ...mounts, '/ggufs/': TEST_GGUFS, '/': DIST });
+  return serveFiles({ ...mounts, '/ggufs/': TEST_GGUFS, '/': DIST }, { isolated });
 }
 
 /** Chromium with a profile of its own (so the Cache API starts empty); `close()` deletes it. */
