@@ -31,7 +31,7 @@ impl Engine {
         let config = ModelConfig::from_json((*source.require("config.json")?).as_ref())?;
         let format = load_format(source, &config)?;
         let weights = Weights::open(source)?.with_progress(progress);
-        let model = Network::load(config, &weights, &place.into(), precision)?;
+        let model = Network::load(config, &weights, place, precision)?;
         Ok(Self { model, format })
     }
 
@@ -61,7 +61,7 @@ impl Engine {
         )?;
         let precision = precision.unwrap_or_else(|| gguf::model::default_precision(&header));
         let weights = Weights::gguf(header, blob, &config).with_progress(progress);
-        let model = Network::load(config, &weights, &place.into(), precision)?;
+        let model = Network::load(config, &weights, place, precision)?;
         Ok(Self { model, format })
     }
 

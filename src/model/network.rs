@@ -118,16 +118,22 @@ impl Network {
     pub fn load(
         config: ModelConfig,
         weights: &Weights,
-        place: &Place,
+        place: impl Into<Place>,
         precision: Precision,
     ) -> Result<Self, LoadError> {
-        let device = match place {
+        match place.into() {
             #[cfg(feature = "gpu")]
-            Place::Gpu(gpu) => {
-                return GpuNetwork::load(config, weights, gpu.clone(), precision).map(Self::Gpu);
-            }
-            Place::Device(device) => device,
-        };
+            Place::Gpu(gpu) => GpuNetwork::load(config, weights, gpu, precision).map(Self::Gpu),
+            Place::Device(device) => Self::load_on(config, weights, &device, precision),
+        }
+    }
+
+    fn load_on(
+        config: ModelConfig,
+        weights: &Weights,
+        device: &Device,
+        precision: Precision,
+    ) -> Result<Self, LoadError> {
         if *device == Device::flex() {
             return Ok(Self::Cpu(CpuNetwork::load(config, weights, precision)?));
         }

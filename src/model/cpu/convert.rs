@@ -28,8 +28,10 @@ pub fn f32_to_f16(value: f32) -> u16 {
 /// int8 blocks: `q = round(x / d)` with `d = max|x| / 127` per block.
 pub fn quantize_q8(values: &[f32], quants: &mut [i8], scales: &mut [f32]) {
     for ((block, q), d) in values
-        .chunks_exact(BLOCK)
-        .zip(quants.chunks_exact_mut(BLOCK))
+        .as_chunks::<BLOCK>()
+        .0
+        .iter()
+        .zip(quants.as_chunks_mut::<BLOCK>().0.iter_mut())
         .zip(scales.iter_mut())
     {
         let peak = block.iter().fold(0f32, |m, x| m.max(x.abs()));
@@ -46,8 +48,10 @@ pub fn quantize_q8(values: &[f32], quants: &mut [i8], scales: &mut [f32]) {
 /// in its low nibble and element `i + 16` in its high one, each offset by 8.
 pub fn quantize_q4(values: &[f32], nibbles: &mut [u8], scales: &mut [f32]) {
     for ((block, packed), d) in values
-        .chunks_exact(BLOCK)
-        .zip(nibbles.chunks_exact_mut(BLOCK / 2))
+        .as_chunks::<BLOCK>()
+        .0
+        .iter()
+        .zip(nibbles.as_chunks_mut::<{ BLOCK / 2 }>().0.iter_mut())
         .zip(scales.iter_mut())
     {
         let extreme = block

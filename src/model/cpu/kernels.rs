@@ -81,7 +81,7 @@ pub fn matmul<const N: usize>(
         quantized.scales.resize(x.len() / BLOCK, 0.0);
         quantize_q8(x, &mut quantized.quants, &mut quantized.scales);
         quantized.sums.clear();
-        let sums = quantized.quants.chunks_exact(BLOCK);
+        let sums = quantized.quants.as_chunks::<BLOCK>().0.iter();
         quantized
             .sums
             .extend(sums.map(|b| b.iter().map(|&q| q as i32).sum::<i32>() as f32));

@@ -147,8 +147,10 @@ impl Matrix {
             Data::Q8 { quants, scales } => {
                 let blocks = r * c / BLOCK..(r + 1) * c / BLOCK;
                 for ((o, q), &d) in out
-                    .chunks_exact_mut(BLOCK)
-                    .zip(quants[span].chunks_exact(BLOCK))
+                    .as_chunks_mut::<BLOCK>()
+                    .0
+                    .iter_mut()
+                    .zip(quants[span].as_chunks::<BLOCK>().0)
                     .zip(&scales[blocks])
                 {
                     let d = f16_to_f32(d);
@@ -161,8 +163,14 @@ impl Matrix {
                 let blocks = r * c / BLOCK..(r + 1) * c / BLOCK;
                 let mut levels = [0i8; BLOCK];
                 for ((o, packed), &d) in out
-                    .chunks_exact_mut(BLOCK)
-                    .zip(nibbles[r * c / 2..(r + 1) * c / 2].chunks_exact(BLOCK / 2))
+                    .as_chunks_mut::<BLOCK>()
+                    .0
+                    .iter_mut()
+                    .zip(
+                        nibbles[r * c / 2..(r + 1) * c / 2]
+                            .as_chunks::<{ BLOCK / 2 }>()
+                            .0,
+                    )
                     .zip(&scales[blocks])
                 {
                     super::convert::unpack_q4(packed, &mut levels);
@@ -226,7 +234,7 @@ fn widen(raw: &RawTensor<'_>, start: usize, len: usize, mut put: impl FnMut(usiz
             }
         }
         FileDType::F32 => {
-            for (j, b) in bytes.chunks_exact(4).enumerate() {
+            for (j, b) in bytes.as_chunks::<4>().0.iter().enumerate() {
                 put(j, f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
             }
         }
@@ -271,6 +279,8 @@ fn zeroed<T: Default + Clone>(n: usize) -> Vec<T> {
 
 fn u16s(bytes: &[u8]) -> impl Iterator<Item = u16> + '_ {
     bytes
-        .chunks_exact(2)
+        .as_chunks::<2>()
+        .0
+        .iter()
         .map(|b| u16::from_le_bytes([b[0], b[1]]))
 }

@@ -151,9 +151,9 @@ fn q2_k(b: &[u8], y: &mut [f32]) {
     let min = half_at(b, 82);
     let mut at = 0;
     let mut is = 0;
-    for q in qs.chunks_exact(32) {
+    for q in qs.as_chunks::<32>().0 {
         for shift in [0, 2, 4, 6] {
-            for half in q.chunks_exact(16) {
+            for half in q.as_chunks::<16>().0 {
                 let sc = scales[is];
                 is += 1;
                 let dl = d * (sc & 0x0f) as f32;
@@ -188,9 +188,9 @@ fn q3_k(b: &[u8], y: &mut [f32]) {
     let mut is = 0;
     // The high bit of value k's quant is bit `plane` of hmask[k % 32]; a clear bit means -4.
     let mut plane = 0;
-    for q in qs.chunks_exact(32) {
+    for q in qs.as_chunks::<32>().0 {
         for shift in [0, 2, 4, 6] {
-            for (h, half) in q.chunks_exact(16).enumerate() {
+            for (h, half) in q.as_chunks::<16>().0.iter().enumerate() {
                 let dl = d * scales[is] as f32;
                 is += 1;
                 for (l, &q) in half.iter().enumerate() {
@@ -226,7 +226,13 @@ fn q4_k(b: &[u8], y: &mut [f32]) {
     let min = half_at(b, 2);
     let scales = &b[4..16];
     let qs = &b[16..144];
-    for (j, (q, y)) in qs.chunks_exact(32).zip(y.chunks_exact_mut(64)).enumerate() {
+    for (j, (q, y)) in qs
+        .as_chunks::<32>()
+        .0
+        .iter()
+        .zip(y.as_chunks_mut::<64>().0)
+        .enumerate()
+    {
         let (sc1, m1) = scale_min_k4(2 * j, scales);
         let (sc2, m2) = scale_min_k4(2 * j + 1, scales);
         let (d1, m1) = (d * sc1 as f32, min * m1 as f32);
@@ -244,7 +250,13 @@ fn q5_k(b: &[u8], y: &mut [f32]) {
     let scales = &b[4..16];
     let qh = &b[16..48];
     let qs = &b[48..176];
-    for (j, (q, y)) in qs.chunks_exact(32).zip(y.chunks_exact_mut(64)).enumerate() {
+    for (j, (q, y)) in qs
+        .as_chunks::<32>()
+        .0
+        .iter()
+        .zip(y.as_chunks_mut::<64>().0)
+        .enumerate()
+    {
         let (sc1, m1) = scale_min_k4(2 * j, scales);
         let (sc2, m2) = scale_min_k4(2 * j + 1, scales);
         let (d1, m1) = (d * sc1 as f32, min * m1 as f32);

@@ -568,7 +568,9 @@ impl<'a> Reader<'a> {
     ) -> Result<Vec<T>, GgufError> {
         let bytes = self.take(count.saturating_mul(N as u64), what)?;
         Ok(bytes
-            .chunks_exact(N)
+            .as_chunks::<N>()
+            .0
+            .iter()
             .map(|c| {
                 let mut b = [0; N];
                 b.copy_from_slice(c);

@@ -59,7 +59,7 @@ fn q4_0(block: &[f32], out: &mut Vec<u8>) {
 /// 8 sub-blocks of 32: `x ≈ d·sc·q − dmin·m` with 6-bit `sc`, `m` and 4-bit `q`.
 fn q4_k(block: &[f32], out: &mut Vec<u8>) {
     let (mut scales, mut mins) = ([0f32; 8], [0f32; 8]);
-    for (i, sub) in block.chunks_exact(32).enumerate() {
+    for (i, sub) in block.as_chunks::<32>().0.iter().enumerate() {
         let lo = sub.iter().fold(0f32, |m, &x| m.min(x));
         let hi = sub.iter().fold(f32::MIN, |m, &x| m.max(x));
         scales[i] = (hi - lo) / 15.0;
@@ -80,7 +80,7 @@ fn q4_k(block: &[f32], out: &mut Vec<u8>) {
     }
     out.extend(packed);
     let mut q = [0u8; QK];
-    for (i, sub) in block.chunks_exact(32).enumerate() {
+    for (i, sub) in block.as_chunks::<32>().0.iter().enumerate() {
         let (step, offset) = (d * sc[i] as f32, dmin * m[i] as f32);
         for (l, &x) in sub.iter().enumerate() {
             q[i * 32 + l] = (((x + offset) * inverse(step)).round() as i32).clamp(0, 15) as u8;
@@ -95,7 +95,7 @@ fn q4_k(block: &[f32], out: &mut Vec<u8>) {
 /// 16 sub-blocks of 16: `x ≈ d·sc·(q − 32)` with 8-bit signed `sc` and 6-bit `q`.
 fn q6_k(block: &[f32], out: &mut Vec<u8>) {
     let mut scales = [0f32; 16];
-    for (i, sub) in block.chunks_exact(16).enumerate() {
+    for (i, sub) in block.as_chunks::<16>().0.iter().enumerate() {
         scales[i] = sub.iter().fold(0f32, |m, x| m.max(x.abs())) / 31.0;
     }
     let d = f16::from_f32(scales.iter().fold(0f32, |m, &s| m.max(s)) / 127.0).to_f32();
@@ -104,7 +104,7 @@ fn q6_k(block: &[f32], out: &mut Vec<u8>) {
         .map(|&s| ((s * inverse(d)).round() as i32).clamp(-128, 127) as i8)
         .collect();
     let mut q = [0u8; QK];
-    for (i, sub) in block.chunks_exact(16).enumerate() {
+    for (i, sub) in block.as_chunks::<16>().0.iter().enumerate() {
         let step = d * sc[i] as f32;
         for (l, &x) in sub.iter().enumerate() {
             q[i * 16 + l] = ((x * inverse(step)).round() as i32 + 32).clamp(0, 63) as u8;

@@ -117,12 +117,7 @@ fn fuzz_safetensors() {
         let files: HashMap<String, Blob> =
             [(SINGLE_FILE.to_string(), Arc::new(bytes.to_vec()) as Blob)].into();
         let loaded = Weights::open(&files).and_then(|weights| {
-            Network::load(
-                config.clone(),
-                &weights,
-                &(&Device::flex()).into(),
-                Precision::F32,
-            )
+            Network::load(config.clone(), &weights, &Device::flex(), Precision::F32)
         });
         match loaded {
             Ok(_) => Ok("loaded".into()),

@@ -27,8 +27,10 @@ fn blocks_match_gguf_py_bit_for_bit() {
         let want: Vec<f32> = gguf
             .tensor_data(&bytes, &expected.name)
             .unwrap()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .as_chunks::<4>()
+            .0
+            .iter()
+            .map(|&b| f32::from_le_bytes(b))
             .collect();
         let mut got = vec![f32::NAN; blocks.elements() as usize];
         gguf.dequantize_tensor(&bytes, &blocks.name, &mut got)
