@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 import { serveFiles, TEST_GGUFS, testModel } from '../../tests/js/servers.mjs';
@@ -29,6 +30,23 @@ const ARGS = [
 export async function serveSite(presets, { isolated = false } = {}) {
   const mounts = Object.fromEntries(presets.map((p) => [`/models/${p}/`, testModel(p)]));
   return serveFiles({ ...mounts, '/ggufs/': TEST_GGUFS, '/': DIST }, { isolated });
+}
+
+/**
+ * The site (`serveSite(presets, options)`) and Chromium, started before a test file's tests and
+ * closed after them: `.site` and `.browser` of the returned object.
+ */
+export function siteAndBrowser(presets, options) {
+  const env = {};
+  before(async () => {
+    env.site = await serveSite(presets, options);
+    env.browser = await launch();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.site?.close();
+  });
+  return env;
 }
 
 /** Chromium with a profile of its own (so the Cache API starts empty); `close()` deletes it. */

@@ -3,24 +3,16 @@
 // stream's loop, or cancelling engine.handle's Response body, ends that answer alone.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 
-import { launch, loadEngine, serveSite } from './browser.mjs';
+import { loadEngine, siteAndBrowser } from './browser.mjs';
 
 const PRESET = 'tiny-gqa-tied';
-let site;
-let browser;
+const env = siteAndBrowser([PRESET]);
 let page;
 
 before(async () => {
-  site = await serveSite([PRESET]);
-  browser = await launch();
-  page = await browser.page(`${site.url}/index.html`);
-});
-
-after(async () => {
-  await browser?.close();
-  await site?.close();
+  page = await env.browser.page(`${env.site.url}/index.html`);
 });
 
 const LONG = { model: PRESET, messages: [{ role: 'user', content: 'Tell me a long story.' }], max_tokens: 48, temperature: 0 };

@@ -11,30 +11,19 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import { testModel } from '../../tests/js/servers.mjs';
-import { launch, serveSite, WEB_DIR } from './browser.mjs';
+import { siteAndBrowser, WEB_DIR } from './browser.mjs';
 
 const PRESET = 'tiny-gqa-tied';
 const WEIGHTS = `/models/${PRESET}/model.safetensors`;
 export const SCREENSHOT = join(WEB_DIR, 'test-output/chat.png');
 const SCREENSHOTS = join(WEB_DIR, '../docs/screenshots');
-let site;
-let browser;
+const env = siteAndBrowser([PRESET]);
 let page;
 
-before(async () => {
-  site = await serveSite([PRESET]);
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
-
-const pageUrl = () => `${site.url}/index.html?model=/models/${PRESET}/&device=cpu&autoload=1`;
+const pageUrl = () => `${env.site.url}/index.html?model=/models/${PRESET}/&device=cpu&autoload=1`;
 
 async function ready(page) {
   await page.waitForFunction(() => document.querySelector('#status')?.textContent.includes('ready'), null, {
@@ -68,10 +57,10 @@ const transcript = (page) =>
   page.$$eval('#messages .message', (els) => els.map((el) => `${el.dataset.role}: ${el.textContent}`));
 
 test('the page loads the model, shows the device, and streams an answer', async () => {
-  page = await browser.page(pageUrl());
+  page = await env.browser.page(pageUrl());
   await ready(page);
   assert.match(await page.textContent('#device-info'), /cpu/i);
-  assert.equal(site.count('GET', WEIGHTS), 1);
+  assert.equal(env.site.count('GET', WEIGHTS), 1);
 
   const answer = await send(page, 'Tell me about the moon.', 48);
   // Streaming: the text is seen growing before the answer has finished.
@@ -103,12 +92,12 @@ test('the stop button ends an answer early', async () => {
 });
 
 test('a reload loads the model from the cache, not the network', async () => {
-  const gets = site.count('GET', WEIGHTS);
-  const heads = site.count('HEAD', WEIGHTS);
+  const gets = env.site.count('GET', WEIGHTS);
+  const heads = env.site.count('HEAD', WEIGHTS);
   await page.reload();
   await ready(page);
-  assert.equal(site.count('GET', WEIGHTS), gets, 'the weights were downloaded again');
-  assert.equal(site.count('HEAD', WEIGHTS), heads + 1, 'the cached copy was checked against the server');
+  assert.equal(env.site.count('GET', WEIGHTS), gets, 'the weights were downloaded again');
+  assert.equal(env.site.count('HEAD', WEIGHTS), heads + 1, 'the cached copy was checked against the server');
   await send(page, 'Hello again.', 8);
   await page.waitForFunction(() => [...document.querySelectorAll('.message.assistant')].at(-1)?.dataset.finishReason);
   assert.deepEqual(page.errors, []);
@@ -125,7 +114,7 @@ test('the model URL web/serve.mjs prints opens the chat page and loads the model
       if (printed) break;
     }
     assert.ok(printed, 'serve.mjs printed a model URL');
-    const opened = await browser.page(printed);
+    const opened = await env.browser.page(printed);
     await ready(opened);
     assert.deepEqual(opened.errors, []);
     await opened.close();
@@ -262,7 +251,7 @@ test('the model picker: listed checkpoints, and Custom URL for any other', async
   assert.deepEqual(labels, ['Qwen2.5-0.5B-Instruct', 'Qwen2.5-1.5B-Instruct', 'Qwen3-0.6B', 'Custom URL…']);
 
   // ?model= with a listed URL selects it (nothing is loaded without autoload).
-  const other = await browser.page(`${site.url}/index.html?model=${qwen3}`);
+  const other = await env.browser.page(`${env.site.url}/index.html?model=${qwen3}`);
   assert.equal(await other.inputValue('#model-choice'), qwen3);
   assert.equal(await other.isVisible('#model-url'), false);
   assert.deepEqual(other.errors, []);

@@ -3,26 +3,16 @@
 // answered after the engine loads again onto a new device, its files from the Cache API.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { launch, loadEngine, serveSite } from './browser.mjs';
+import { loadEngine, siteAndBrowser } from './browser.mjs';
 
 const PRESET = 'tiny-gqa-tied';
 const REQUEST = { model: PRESET, messages: [{ role: 'user', content: 'Tell me a long story.' }], max_tokens: 24, temperature: 0 };
-let site;
-let browser;
-
-before(async () => {
-  site = await serveSite([PRESET]);
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
+const env = siteAndBrowser([PRESET]);
 
 test('a destroyed device ends the answer with a 500 envelope, and the next one reloads from the cache', async () => {
+  const { site, browser } = env;
   const page = await browser.page(`${site.url}/index.html`);
   // The engine runs in the page (worker: false), so the page can reach the devices it opens.
   await page.evaluate(() => {
