@@ -3,17 +3,15 @@
 // stream's loop, or cancelling engine.handle's Response body, ends that answer alone.
 
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 
 import { loadEngine, siteAndBrowser } from './browser.mjs';
 
 const PRESET = 'tiny-gqa-tied';
 const env = siteAndBrowser([PRESET]);
 let page;
-
-before(async () => {
-  page = await env.browser.page(`${env.site.url}/index.html`);
-});
+/** One page for every test, opened by the first (the hooks above have run by then). */
+const openPage = async () => (page ??= await env.browser.page(`${env.site.url}/index.html`));
 
 const LONG = { model: PRESET, messages: [{ role: 'user', content: 'Tell me a long story.' }], max_tokens: 48, temperature: 0 };
 const OTHER = { model: PRESET, messages: [{ role: 'user', content: 'Who won the world series in 2020?' }], max_tokens: 24, temperature: 0 };
@@ -22,7 +20,7 @@ for (const worker of [true, false]) {
   const where = worker ? 'in a Web Worker' : 'in the page';
 
   test(`an AbortSignal ends its own answer ${where}, plain or streamed`, async () => {
-    await loadEngine(page, `/models/${PRESET}/`, { device: 'cpu', worker });
+    await loadEngine(await openPage(), `/models/${PRESET}/`, { device: 'cpu', worker });
     const got = await page.evaluate(
       async ({ LONG, OTHER }) => {
         const e = window.engine;
@@ -60,7 +58,7 @@ for (const worker of [true, false]) {
   });
 
   test(`cancelling one of two concurrent streams leaves the other whole ${where}`, async () => {
-    await loadEngine(page, `/models/${PRESET}/`, { device: 'cpu', worker });
+    await loadEngine(await openPage(), `/models/${PRESET}/`, { device: 'cpu', worker });
     const got = await page.evaluate(
       async ({ LONG, OTHER }) => {
         const e = window.engine;
