@@ -166,10 +166,10 @@ impl Network {
         }
     }
 
-    /// Where it runs, as a person would name it: "cpu", "wgpu on llvmpipe (Vulkan)".
+    /// Where it runs, as a person would name it: "cpu (avx2)", "wgpu on llvmpipe (Vulkan)".
     pub fn device_name(&self) -> String {
         match self {
-            Self::Cpu(_) => "cpu".into(),
+            Self::Cpu(m) => format!("cpu ({})", m.isa()),
             #[cfg(feature = "gpu")]
             Self::Gpu(m) => format!("wgpu on {}", m.adapter()),
             #[cfg(feature = "wgpu")]
@@ -236,7 +236,6 @@ impl Network {
                         KvCache::Cpu(cache) => CpuStep {
                             ids: step.ids,
                             cache,
-                            prompt: step.prompt,
                         },
                         _ => panic!("a cache is used with the network that made it"),
                     })
@@ -254,11 +253,9 @@ impl Network {
     }
 }
 
-/// One sequence's share of [`Network::forward_batch`]: `ids` at its cache's next positions;
-/// `prompt` when they are prompt tokens rather than an answer's next token. (`forward` takes
-/// more than one token for a prompt.)
+/// One sequence's share of [`Network::forward_batch`]: `ids` at its cache's next positions,
+/// prompt tokens or an answer's next token.
 pub struct Step<'a> {
     pub ids: &'a [u32],
     pub cache: &'a mut KvCache,
-    pub prompt: bool,
 }

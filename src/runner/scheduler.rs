@@ -178,14 +178,9 @@ impl Scheduler {
             let mut slots = self.slots.iter_mut().enumerate();
             for (at, ids) in &planned {
                 let slot = slots.find(|(i, _)| i == at).expect("planned slot").1;
-                let prompt = matches!(
-                    slot.run.as_ref().map(|r| &r.phase),
-                    Some(Phase::Prefill { .. })
-                );
                 steps.push(Step {
                     ids,
                     cache: &mut slot.cache,
-                    prompt,
                 });
             }
             self.engine.model.forward_batch(&mut steps)

@@ -126,11 +126,7 @@ fn a_batched_pass_equals_each_sequences_own() {
         let mut steps: Vec<Step<'_>> = feeds
             .iter()
             .zip(&mut batch_caches)
-            .map(|(ids, cache)| Step {
-                ids,
-                cache,
-                prompt: ids.len() > 1,
-            })
+            .map(|(ids, cache)| Step { ids, cache })
             .collect();
         let batched = model.forward_batch(&mut steps);
         for (i, (logits, expected)) in batched.into_iter().zip(&expected).enumerate() {

@@ -130,7 +130,8 @@ fn a_software_adapter_is_not_the_default() {
     );
     assert!(out.status.success(), "{stdout}\n{stderr}");
     let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert_eq!(report["device"], "cpu", "{report}");
+    let device = report["device"].as_str().unwrap_or_default();
+    assert!(device.starts_with("cpu ("), "{report}");
     assert!(
         stderr.contains("software one; running on the CPU"),
         "{stderr}"

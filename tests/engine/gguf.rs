@@ -12,7 +12,7 @@ use hearth::model::safetensors::Blob;
 
 use crate::common;
 use crate::parity::{golden_conversation, read_row};
-use crate::quantized::agreement_with;
+use crate::quantized::{FLOORS, agreement_with};
 
 const PRESETS: [&str; 3] = ["tiny-gqa-tied", "tiny-qwen3", "tiny-llama"];
 
@@ -68,9 +68,10 @@ fn f32_gguf_answers_as_the_checkpoint_does() {
 fn quantized_ggufs_run_in_place_above_the_floors() {
     for preset in PRESETS {
         let reference = common::load(preset, &Device::flex(), Precision::F32);
-        for (ty, precision, floor) in [("Q8_0", "q8", 0.85), ("Q4_0", "q4", 0.35)] {
+        for (ty, precision) in [("Q8_0", Precision::Q8), ("Q4_0", Precision::Q4)] {
+            let floor = FLOORS.iter().find(|f| f.0 == precision).unwrap().1;
             let gguf = load("model.gguf", bytes(preset, ty), None).unwrap();
-            assert_eq!(gguf.model.precision(), precision, "{preset} {ty}");
+            assert_eq!(gguf.model.precision(), precision.name(), "{preset} {ty}");
             let a = agreement_with(&reference, &gguf);
             eprintln!(
                 "{preset} {ty}: agreement {:.2}, max logit error {:.3}",

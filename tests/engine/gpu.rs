@@ -23,7 +23,9 @@ const PRESETS: [&str; 4] = [
 ];
 
 /// The float formats hold the same weight values on both networks, which both multiply in
-/// f32: every greedy token equal, logits within rounding.
+/// f32 (bf16 against a bf16 copy of the input): every greedy token equal, logits within
+/// rounding. For bf16 that rounding includes the input's: where the networks' f32 values
+/// differ by an ulp, the copy may differ by a bf16 step.
 #[test]
 fn float_formats_match_the_cpu_network() {
     let device = gpu();
@@ -31,7 +33,7 @@ fn float_formats_match_the_cpu_network() {
         for (precision, bound) in [
             (Precision::F32, 1e-5),
             (Precision::F16, 1e-5),
-            (Precision::BF16, 1e-5),
+            (Precision::BF16, 1e-3),
         ] {
             let cpu = common::load(preset, &Device::flex(), precision);
             let gpu = common::load(preset, &device, precision);

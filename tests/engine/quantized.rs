@@ -83,11 +83,12 @@ pub const FLOORS: [(Precision, f64, f64); 4] = [
     (Precision::F16, 0.95, 0.05),
     (Precision::BF16, 0.9, 0.2),
     (Precision::Q8, 0.85, 0.1),
-    (Precision::Q4, 0.35, 0.6),
+    (Precision::Q4, 0.3, 0.6),
 ];
 
 /// Floors under what was measured (tied / untied: f16 and bf16 100%, q8 92% / 94%, q4 52% /
-/// 42%, max logit errors 0.024 / 0.034 in q8 and 0.28 / 0.36 in q4). The test models' random
+/// 42%, max logit errors 0.024 / 0.034 in q8 and 0.28 / 0.36 in q4; GGUF Q4_0 of the Llama
+/// and Qwen3 models down to 34% since prompts, too, multiply an int8 input). The test models' random
 /// weights give nearly flat logits, so q4's rounding flips many near-ties; a kernel or
 /// quantizer bug drops the agreement to chance, far below these.
 #[test]

@@ -21,6 +21,18 @@ pub fn f16_to_f32(bits: u16) -> f32 {
     f32::from_bits(scaled | special | ((bits & 0x8000) << 16))
 }
 
+/// Single to bfloat16, rounded to nearest even (NaNs stay NaNs).
+#[inline(always)]
+pub fn f32_to_bf16(value: f32) -> u16 {
+    let bits = value.to_bits();
+    let rounded = bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16;
+    if value.is_nan() {
+        (bits >> 16) as u16 | 0x40
+    } else {
+        rounded as u16
+    }
+}
+
 pub fn f32_to_f16(value: f32) -> u16 {
     burn::tensor::f16::from_f32(value).to_bits()
 }
@@ -88,6 +100,24 @@ mod tests {
             assert!(
                 got.to_bits() == expected.to_bits() || (got.is_nan() && expected.is_nan()),
                 "{bits:#06x}: {got} != {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn bf16_rounding_matches_half() {
+        let mut h = 0x9e37_79b9u32;
+        for _ in 0..200_000 {
+            h = h
+                .wrapping_mul(0x0101_0101)
+                .wrapping_add(0x7f4a_7c15)
+                .rotate_left(7);
+            let value = f32::from_bits(h);
+            let expected = burn::tensor::bf16::from_f32(value).to_bits();
+            let got = f32_to_bf16(value);
+            assert!(
+                got == expected || (value.is_nan() && bf16_to_f32(got).is_nan()),
+                "{value:e} ({h:#010x}): {got:#06x} != {expected:#06x}"
             );
         }
     }

@@ -1,73 +1,78 @@
 //! `x · Wᵀ` on the CPU for every weight format: the rows of W are shared among the cores and
 //! each is read from memory once per call, whatever the number of input rows.
 //!
-//! Two paths. Floats: a row block of W is widened to f32 (borrowed as is when it is f32) and
-//! multiplied with the inputs in register tiles. Quantized weights with few input rows
-//! (decoding): the input is quantized to int8 blocks once and each block's product is summed
-//! in integers, as llama.cpp does, which keeps decode at the memory's pace instead of the
-//! widening's.
+//! Each format multiplies in its own width, as llama.cpp does:
+//! - f32 and f16 rows multiply the f32 input in register tiles (f16 widened in the loads for
+//!   one input, or a few rows at a time, once, for several);
+//! - bf16 rows multiply a bf16 copy of the input, pairs summed in f32 (`vdpbf16ps` on
+//!   AVX-512), never widened in memory;
+//! - q8 and q4 rows multiply an int8 copy of the input, quantized once per call in blocks of
+//!   32: each block's products are summed in integers (VNNI's `vpdpbusd`, or `pmaddubsw`)
+//!   and scaled once, in tiles of rows × inputs.
 //!
-//! The loops are plain Rust that the compiler vectorizes; natively they are compiled twice,
-//! for the baseline CPU and for AVX2+FMA, and the second is taken when the CPU has it. wasm
-//! builds get simd128 from the build's target features.
+//! What a product gives for one input row depends only on that row, never on the others in
+//! the call nor on how the rows fall into tiles: a sequence's logits are the same alone or
+//! batched, prefilled at once or in chunks (for f32 and f16 up to float rounding, since a
+//! single input row sums in another order).
+//!
+//! Kernels are written once over [`Lanes`] and compiled for each instruction set
+//! (`dispatch`).
 
-use super::convert::{BLOCK, bf16_to_f32, f16_to_f32, quantize_q8};
-use super::dispatch::{Kernel, Scratch, dispatch, for_each_chunk, threads};
+use super::convert::{BLOCK, bf16_to_f32, f16_to_f32, f32_to_bf16, quantize_q8};
+use super::dispatch::{Isa, Kernel, Scratch, for_each_chunk, isa, run_on, threads};
 use super::matrix::{Data, Matrix};
 use super::simd::Lanes;
 
-/// What the input rows are, which decides how quantized weights multiply them. The choice
-/// never depends on how many rows a pass holds, so a sequence's logits are the same alone or
-/// batched, prefilled at once or in chunks, or after a cached prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Inputs {
-    /// Prompt tokens: float tiles over widened weight rows (fast for many rows).
-    Prompt,
-    /// Each row one sequence's next token: quantized weights multiply an int8 copy of the
-    /// rows in integers, row by row (llama.cpp's decode; at 8 batched sequences 1.75x the
-    /// float tiles' aggregate, benches/serve.sh in q8).
-    Decode,
-}
 /// Rows of W per register tile, and inputs per tile.
 const TILE_ROWS: usize = 4;
 const TILE_INPUTS: usize = 3;
-/// f32 lanes the tiles accumulate in: one AVX2 register.
-const LANES: usize = 8;
 
-/// The input rows quantized for the integer path: reused between calls.
+/// Inputs from which quantized rows are taken `TILE_ROWS` at a time. With fewer (decoding
+/// up to 8 sequences) a product is bound by reading the weights, and one row after another
+/// streams best: 4-row tiles cost a third of q8 decode's speed.
+const TILED_FROM: usize = 9;
+
+/// The input rows in the forms the formats multiply: reused between calls.
 #[derive(Default, Clone)]
-pub struct QuantizedInput {
+pub struct PreparedInput {
     quants: Vec<i8>,
     scales: Vec<f32>,
-    /// Each block's levels summed: what q4's offset of 8 subtracts.
-    sums: Vec<f32>,
+    bf16: Vec<u16>,
 }
 
 /// One product of a call: the matrix, and its output `[inputs, rows]`.
 pub struct Job<'a>(pub &'a Matrix, pub &'a mut [f32]);
 
-struct Input<'a> {
+pub(super) struct Input<'a> {
     x: &'a [f32],
     rows: usize,
     cols: usize,
-    quantized: Option<Quantized<'a>>,
-}
-
-/// The input rows as int8 blocks: levels, scales and per-block level sums.
-#[derive(Clone, Copy)]
-struct Quantized<'a> {
+    /// int8 levels and one scale per block of 32 (when a job is quantized).
     quants: &'a [i8],
     scales: &'a [f32],
-    sums: &'a [f32],
+    /// bfloat16 (when a job is bf16).
+    bf16: &'a [u16],
+    isa: Isa,
 }
 
 /// Computes every job's `x · Wᵀ` for the `rows` rows of `x` (each `cols` long, the jobs'
 /// common width) in one parallel pass.
 pub fn matmul<const N: usize>(
     x: &[f32],
-    (rows, inputs): (usize, Inputs),
+    rows: usize,
     jobs: [Job<'_>; N],
-    quantized: &mut QuantizedInput,
+    prepared: &mut PreparedInput,
+) {
+    // The network checked the choice when it loaded.
+    matmul_on(isa().unwrap_or(Isa::Portable), x, rows, jobs, prepared)
+}
+
+fn matmul_on<const N: usize>(
+    isa: Isa,
+    x: &[f32],
+    rows: usize,
+    jobs: [Job<'_>; N],
+    prepared: &mut PreparedInput,
 ) {
     let cols = jobs[0].0.cols;
     debug_assert!(
@@ -75,26 +80,23 @@ pub fn matmul<const N: usize>(
             .all(|j| j.0.cols == cols && j.1.len() == rows * j.0.rows)
     );
     debug_assert_eq!(x.len(), rows * cols);
-    let integer = inputs == Inputs::Decode && jobs.iter().any(|j| is_quantized(j.0));
-    if integer {
-        quantized.quants.resize(x.len(), 0);
-        quantized.scales.resize(x.len() / BLOCK, 0.0);
-        quantize_q8(x, &mut quantized.quants, &mut quantized.scales);
-        quantized.sums.clear();
-        let sums = quantized.quants.as_chunks::<BLOCK>().0.iter();
-        quantized
-            .sums
-            .extend(sums.map(|b| b.iter().map(|&q| q as i32).sum::<i32>() as f32));
+    if jobs.iter().any(|j| j.0.is_quantized()) {
+        prepared.quants.resize(x.len(), 0);
+        prepared.scales.resize(x.len() / BLOCK, 0.0);
+        quantize_q8(x, &mut prepared.quants, &mut prepared.scales);
+    }
+    if jobs.iter().any(|j| matches!(j.0.data, Data::BF16(_))) {
+        prepared.bf16.clear();
+        prepared.bf16.extend(x.iter().map(|&v| f32_to_bf16(v)));
     }
     let input = Input {
         x,
         rows,
         cols,
-        quantized: integer.then_some(Quantized {
-            quants: &quantized.quants,
-            scales: &quantized.scales,
-            sums: &quantized.sums,
-        }),
+        quants: &prepared.quants,
+        scales: &prepared.scales,
+        bf16: &prepared.bf16,
+        isa,
     };
     if rows == 1 {
         // One input row: `[1, n]` is also the row-major-by-weight layout the kernels write.
@@ -103,7 +105,7 @@ pub fn matmul<const N: usize>(
         return;
     }
     // Kernels write `[w.rows, inputs]` so that each core owns a contiguous range; transpose
-    // afterwards (prefill only).
+    // afterwards.
     let mut parts = jobs.map(|Job(w, out)| (w, vec![0f32; out.len()], out));
     let mut views = parts.each_mut().map(|(w, t, _)| (*w, &mut t[..]));
     run(&input, &mut views);
@@ -116,10 +118,6 @@ pub fn matmul<const N: usize>(
     }
 }
 
-fn is_quantized(w: &Matrix) -> bool {
-    matches!(w.data, Data::Q8 { .. } | Data::Q4 { .. })
-}
-
 /// Shares the row blocks of every job among the cores.
 fn run(input: &Input<'_>, parts: &mut [(&Matrix, &mut [f32])]) {
     let each = |(w, out): &mut (&Matrix, &mut [f32])| {
@@ -127,12 +125,15 @@ fn run(input: &Input<'_>, parts: &mut [(&Matrix, &mut [f32])]) {
         let chunk = rows.max(TILE_ROWS) * input.rows;
         for_each_chunk(out, chunk, |c, out| {
             let first = c * chunk / input.rows;
-            dispatch(Rows {
-                w,
-                first,
-                out,
-                input,
-            })
+            run_on(
+                input.isa,
+                Rows {
+                    w,
+                    first,
+                    out,
+                    input,
+                },
+            )
         });
     };
     #[cfg(feature = "threads")]
@@ -169,19 +170,18 @@ fn rows_generic<L: Lanes>(
     scratch: &mut Scratch,
 ) {
     let k = input.cols;
-    match (&w.data, input.quantized) {
-        (Data::Q8 { .. } | Data::Q4 { .. }, Some(q)) => {
-            integer_rows::<L>(w, first, out, input, q, &mut scratch.scales)
+    match &w.data {
+        Data::Q8 { quants, scales } => {
+            integer_rows::<L, Q8Row>(quants, scales, first, out, input, &mut scratch.scales)
         }
-        (Data::F32(e), _) => float_rows::<L, AsF32>(e.as_slice(), first, out, input),
-        // One input: read the narrow format straight into lanes.
-        (Data::BF16(e), _) if input.rows == 1 => {
-            float_rows::<L, AsBf16>(e.as_slice(), first, out, input)
+        Data::Q4 { nibbles, scales } => {
+            integer_rows::<L, Q4Row>(nibbles, scales, first, out, input, &mut scratch.scales)
         }
-        (Data::F16(e), _) if input.rows == 1 => {
-            float_rows::<L, AsF16>(e.as_slice(), first, out, input)
-        }
-        _ => {
+        Data::F32(e) => float_rows::<L, AsF32>(e.as_slice(), first, out, input),
+        Data::BF16(e) => float_rows::<L, AsBf16>(e.as_slice(), first, out, input),
+        // One input: read the halves straight into lanes.
+        Data::F16(e) if input.rows == 1 => float_rows::<L, AsF16>(e.as_slice(), first, out, input),
+        Data::F16(_) => {
             // Several inputs: widen a few rows at a time, once, and multiply them as floats.
             let m = input.rows;
             let count = out.len() / m;
@@ -198,11 +198,22 @@ fn rows_generic<L: Lanes>(
     }
 }
 
-/// How a stored float row is read into lanes.
+/// How a stored float row and the input it multiplies are read into lanes.
 pub(super) trait Format {
+    /// A weight; an input value.
     type E: Copy;
-    fn load<L: Lanes>(s: &[Self::E]) -> L::F;
-    fn get(e: Self::E) -> f32;
+    type X: Copy;
+    /// Values one step of lanes takes.
+    const STEP: usize;
+    type V<L: Lanes>: Copy;
+    fn load_w<L: Lanes>(w: &[Self::E]) -> Self::V<L>;
+    fn load_x<L: Lanes>(x: &[Self::X]) -> Self::V<L>;
+    /// `acc` plus the step's products.
+    fn fma<L: Lanes>(w: Self::V<L>, x: Self::V<L>, acc: L::F) -> L::F;
+    /// The input rows in this format's input type.
+    fn input<'a>(input: &Input<'a>) -> &'a [Self::X];
+    fn w(e: Self::E) -> f32;
+    fn x(x: Self::X) -> f32;
 }
 
 pub(super) struct AsF32;
@@ -211,37 +222,91 @@ struct AsF16;
 
 impl Format for AsF32 {
     type E = f32;
+    type X = f32;
+    const STEP: usize = 8;
+    type V<L: Lanes> = L::F;
     #[inline(always)]
-    fn load<L: Lanes>(s: &[f32]) -> L::F {
-        L::load(s)
+    fn load_w<L: Lanes>(w: &[f32]) -> L::F {
+        L::load(w)
     }
     #[inline(always)]
-    fn get(e: f32) -> f32 {
+    fn load_x<L: Lanes>(x: &[f32]) -> L::F {
+        L::load(x)
+    }
+    #[inline(always)]
+    fn fma<L: Lanes>(w: L::F, x: L::F, acc: L::F) -> L::F {
+        L::fma(w, x, acc)
+    }
+    fn input<'a>(input: &Input<'a>) -> &'a [f32] {
+        input.x
+    }
+    #[inline(always)]
+    fn w(e: f32) -> f32 {
         e
     }
-}
-
-impl Format for AsBf16 {
-    type E = u16;
     #[inline(always)]
-    fn load<L: Lanes>(s: &[u16]) -> L::F {
-        L::load_bf16(s)
-    }
-    #[inline(always)]
-    fn get(e: u16) -> f32 {
-        bf16_to_f32(e)
+    fn x(x: f32) -> f32 {
+        x
     }
 }
 
 impl Format for AsF16 {
     type E = u16;
+    type X = f32;
+    const STEP: usize = 8;
+    type V<L: Lanes> = L::F;
     #[inline(always)]
-    fn load<L: Lanes>(s: &[u16]) -> L::F {
-        L::load_f16(s)
+    fn load_w<L: Lanes>(w: &[u16]) -> L::F {
+        L::load_f16(w)
     }
     #[inline(always)]
-    fn get(e: u16) -> f32 {
+    fn load_x<L: Lanes>(x: &[f32]) -> L::F {
+        L::load(x)
+    }
+    #[inline(always)]
+    fn fma<L: Lanes>(w: L::F, x: L::F, acc: L::F) -> L::F {
+        L::fma(w, x, acc)
+    }
+    fn input<'a>(input: &Input<'a>) -> &'a [f32] {
+        input.x
+    }
+    #[inline(always)]
+    fn w(e: u16) -> f32 {
         f16_to_f32(e)
+    }
+    #[inline(always)]
+    fn x(x: f32) -> f32 {
+        x
+    }
+}
+
+impl Format for AsBf16 {
+    type E = u16;
+    type X = u16;
+    const STEP: usize = 16;
+    type V<L: Lanes> = L::H;
+    #[inline(always)]
+    fn load_w<L: Lanes>(w: &[u16]) -> L::H {
+        L::load_bf16(w)
+    }
+    #[inline(always)]
+    fn load_x<L: Lanes>(x: &[u16]) -> L::H {
+        L::load_bf16(x)
+    }
+    #[inline(always)]
+    fn fma<L: Lanes>(w: L::H, x: L::H, acc: L::F) -> L::F {
+        L::dot_bf16(w, x, acc)
+    }
+    fn input<'a>(input: &Input<'a>) -> &'a [u16] {
+        input.bf16
+    }
+    #[inline(always)]
+    fn w(e: u16) -> f32 {
+        bf16_to_f32(e)
+    }
+    #[inline(always)]
+    fn x(x: u16) -> f32 {
+        bf16_to_f32(x)
     }
 }
 
@@ -257,7 +322,8 @@ fn float_rows<L: Lanes, Fm: Format>(
     let (k, m) = (input.cols, input.rows);
     let count = out.len() / m;
     let row = |r: usize| &data[(first + r) * k..(first + r + 1) * k];
-    let x = |t: usize| &input.x[t * k..(t + 1) * k];
+    let xs = Fm::input(input);
+    let x = |t: usize| &xs[t * k..(t + 1) * k];
     if m == 1 {
         // Decoding: one row after another is one long sequential read, which the hardware
         // prefetchers follow best.
@@ -300,26 +366,26 @@ const PREFETCH_BYTES: usize = 1024;
 
 /// One dot product in four independent accumulators, to keep several loads in flight.
 #[inline(always)]
-pub(super) fn row_dot<L: Lanes, Fm: Format>(w: &[Fm::E], x: &[f32]) -> f32 {
-    const STEP: usize = 4 * LANES;
+pub(super) fn row_dot<L: Lanes, Fm: Format>(w: &[Fm::E], x: &[Fm::X]) -> f32 {
+    let step = 4 * Fm::STEP;
     let k = x.len();
-    let whole = k / STEP * STEP;
+    let whole = k / step * step;
     let mut acc = [L::zero(); 4];
     let mut at = 0;
     while at < whole {
         // Every 64-byte line of the step.
-        for line in (0..STEP * size_of::<Fm::E>()).step_by(64) {
+        for line in (0..step * size_of::<Fm::E>()).step_by(64) {
             prefetch(&w[at..], PREFETCH_BYTES + line);
         }
         for (j, a) in acc.iter_mut().enumerate() {
-            let o = at + j * LANES;
-            *a = L::fma(Fm::load::<L>(&w[o..]), L::load(&x[o..]), *a);
+            let o = at + j * Fm::STEP;
+            *a = Fm::fma::<L>(Fm::load_w::<L>(&w[o..]), Fm::load_x::<L>(&x[o..]), *a);
         }
-        at += STEP;
+        at += step;
     }
     let mut tail = 0.0;
     for c in whole..k {
-        tail += Fm::get(w[c]) * x[c];
+        tail += Fm::w(w[c]) * Fm::x(x[c]);
     }
     L::sum(acc[0]) + L::sum(acc[1]) + L::sum(acc[2]) + L::sum(acc[3]) + tail
 }
@@ -328,31 +394,31 @@ pub(super) fn row_dot<L: Lanes, Fm: Format>(w: &[Fm::E], x: &[f32]) -> f32 {
 #[inline(always)]
 fn tile<L: Lanes, Fm: Format, const R: usize, const T: usize>(
     w: [&[Fm::E]; R],
-    x: [&[f32]; T],
+    x: [&[Fm::X]; T],
 ) -> [[f32; T]; R] {
     let k = x[0].len();
-    let whole = k / LANES * LANES;
+    let whole = k / Fm::STEP * Fm::STEP;
     let mut acc = [[L::zero(); T]; R];
-    let mut xs = [L::zero(); T];
     let mut at = 0;
     while at < whole {
-        for j in 0..T {
-            xs[j] = L::load(&x[j][at..]);
+        let mut xs = [Fm::load_x::<L>(&x[0][at..]); T];
+        for j in 1..T {
+            xs[j] = Fm::load_x::<L>(&x[j][at..]);
         }
         for i in 0..R {
-            let wv = Fm::load::<L>(&w[i][at..]);
+            let wv = Fm::load_w::<L>(&w[i][at..]);
             for j in 0..T {
-                acc[i][j] = L::fma(wv, xs[j], acc[i][j]);
+                acc[i][j] = Fm::fma::<L>(wv, xs[j], acc[i][j]);
             }
         }
-        at += LANES;
+        at += Fm::STEP;
     }
     let mut sums = [[0f32; T]; R];
     for i in 0..R {
         for j in 0..T {
             let mut tail = 0.0;
             for c in whole..k {
-                tail += Fm::get(w[i][c]) * x[j][c];
+                tail += Fm::w(w[i][c]) * Fm::x(x[j][c]);
             }
             sums[i][j] = L::sum(acc[i][j]) + tail;
         }
@@ -360,54 +426,14 @@ fn tile<L: Lanes, Fm: Format, const R: usize, const T: usize>(
     sums
 }
 
-#[inline(always)]
-fn integer_rows<L: Lanes>(
-    w: &Matrix,
-    first: usize,
-    out: &mut [f32],
-    input: &Input<'_>,
-    q: Quantized<'_>,
-    scales: &mut Vec<f32>,
-) {
-    let (k, m) = (input.cols, input.rows);
-    let blocks = k / BLOCK;
-    scales.resize(blocks, 0.0);
-    for (i, out) in out.chunks_exact_mut(m).enumerate() {
-        let r = first + i;
-        let row_scales = match &w.data {
-            Data::Q8 { scales, .. } | Data::Q4 { scales, .. } => &scales[r * blocks..][..blocks],
-            _ => unreachable!("float rows take the float path"),
-        };
-        for (t, o) in out.iter_mut().enumerate() {
-            // Each block's two scales, multiplied once here rather than in the block loop.
-            let x_scales = &q.scales[t * blocks..(t + 1) * blocks];
-            for ((s, &d), &dx) in scales.iter_mut().zip(row_scales).zip(x_scales) {
-                *s = f16_to_f32(d) * dx;
-            }
-            let x = &q.quants[t * k..(t + 1) * k];
-            *o = match &w.data {
-                Data::Q8 { quants, .. } => {
-                    integer_dot::<L, Q8Row>(&quants[r * k..(r + 1) * k], scales, x)
-                }
-                Data::Q4 { nibbles, .. } => {
-                    // Σ (n - 8)·x = Σ n·x - 8·Σ x, per block.
-                    let sums = &q.sums[t * blocks..(t + 1) * blocks];
-                    let offset: f32 = scales.iter().zip(sums).map(|(s, x)| s * x).sum();
-                    integer_dot::<L, Q4Row>(&nibbles[r * k / 2..(r + 1) * k / 2], scales, x)
-                        - 8.0 * offset
-                }
-                _ => unreachable!(),
-            };
-        }
-    }
-}
-
-/// How a quantized row's blocks are multiplied with an int8 block.
+/// How a quantized row's blocks are read and multiplied with an int8 block.
 trait Blocks {
-    type E;
+    type E: Copy;
     /// Stored elements per block.
     const PER_BLOCK: usize;
-    fn dot<L: Lanes>(w: &[Self::E], x: &[i8]) -> L::F;
+    fn weights<L: Lanes>(w: &[Self::E]) -> L::W;
+    fn input<L: Lanes>(x: &[i8]) -> L::X;
+    fn dot<L: Lanes>(w: L::W, x: L::X) -> L::F;
 }
 
 struct Q8Row;
@@ -417,8 +443,16 @@ impl Blocks for Q8Row {
     type E = i8;
     const PER_BLOCK: usize = BLOCK;
     #[inline(always)]
-    fn dot<L: Lanes>(w: &[i8], x: &[i8]) -> L::F {
-        L::dot_i8(w, x)
+    fn weights<L: Lanes>(w: &[i8]) -> L::W {
+        L::q8_weights(w)
+    }
+    #[inline(always)]
+    fn input<L: Lanes>(x: &[i8]) -> L::X {
+        L::q8_input(x)
+    }
+    #[inline(always)]
+    fn dot<L: Lanes>(w: L::W, x: L::X) -> L::F {
+        L::dot_q8(w, x)
     }
 }
 
@@ -426,44 +460,137 @@ impl Blocks for Q4Row {
     type E = u8;
     const PER_BLOCK: usize = BLOCK / 2;
     #[inline(always)]
-    fn dot<L: Lanes>(w: &[u8], x: &[i8]) -> L::F {
-        L::dot_nibbles(w, x)
+    fn weights<L: Lanes>(w: &[u8]) -> L::W {
+        L::q4_weights(w)
+    }
+    #[inline(always)]
+    fn input<L: Lanes>(x: &[i8]) -> L::X {
+        L::q4_input(x)
+    }
+    #[inline(always)]
+    fn dot<L: Lanes>(w: L::W, x: L::X) -> L::F {
+        L::dot_q4(w, x)
     }
 }
 
-/// Σ over blocks of `scale · Σ w·x`, each block's products summed in integers; `scales` holds
-/// each block's weight scale times its input scale.
+/// Rows `first..` of a quantized matrix (`data` its blocks, `w_scales` their f16 scales)
+/// against every input's int8 blocks, in tiles of `TILE_ROWS × TILE_INPUTS`; `scales` is
+/// scratch for the rows' scales as f32.
 #[inline(always)]
-fn integer_dot<L: Lanes, B: Blocks>(w: &[B::E], scales: &[f32], x: &[i8]) -> f32 {
-    // Two accumulators, in variables: an array indexed by the block would live in memory.
-    let (mut even, mut odd) = (L::zero(), L::zero());
-    let blocks = scales.len();
-    for b in (0..blocks - blocks % 2).step_by(2) {
-        even = block_fma::<L, B>(w, scales, x, b, even);
-        odd = block_fma::<L, B>(w, scales, x, b + 1, odd);
+fn integer_rows<L: Lanes, B: Blocks>(
+    data: &[B::E],
+    w_scales: &[u16],
+    first: usize,
+    out: &mut [f32],
+    input: &Input<'_>,
+    scales: &mut Vec<f32>,
+) {
+    let (k, m) = (input.cols, input.rows);
+    let (blocks, width) = (k / BLOCK, k / BLOCK * B::PER_BLOCK);
+    let count = out.len() / m;
+    scales.resize(TILE_ROWS * blocks, 0.0);
+    let x = |t: usize| &input.quants[t * k..(t + 1) * k];
+    let x_scales = |t: usize| &input.scales[t * blocks..(t + 1) * blocks];
+    let mut i = 0;
+    while i < count {
+        let n = if m >= TILED_FROM && i + TILE_ROWS <= count {
+            TILE_ROWS
+        } else {
+            1
+        };
+        let rows = first + i..first + i + n;
+        for (s, &d) in scales
+            .iter_mut()
+            .zip(&w_scales[rows.start * blocks..rows.end * blocks])
+        {
+            *s = f16_to_f32(d);
+        }
+        let w = |r: usize| &data[(rows.start + r) * width..(rows.start + r + 1) * width];
+        let ws = |r: usize| &scales[r * blocks..(r + 1) * blocks];
+        let out = &mut out[i * m..(i + n) * m];
+        if n == TILE_ROWS {
+            integer_tiles::<L, B, TILE_ROWS>(
+                [w(0), w(1), w(2), w(3)],
+                [ws(0), ws(1), ws(2), ws(3)],
+                &x,
+                &x_scales,
+                out,
+            );
+        } else {
+            integer_tiles::<L, B, 1>([w(0)], [ws(0)], &x, &x_scales, out);
+        }
+        i += n;
     }
-    if blocks % 2 == 1 {
-        even = block_fma::<L, B>(w, scales, x, blocks - 1, even);
-    }
-    L::sum(even) + L::sum(odd)
 }
 
-/// Block `b`'s products, scaled, added to `acc`. (A function, not a closure: closures do not
-/// inherit the kernel's target features.)
+/// `R` rows against every input, `TILE_INPUTS` at a time; `out` is `[R, inputs]`.
 #[inline(always)]
-fn block_fma<L: Lanes, B: Blocks>(
-    w: &[B::E],
-    scales: &[f32],
-    x: &[i8],
-    b: usize,
-    acc: L::F,
-) -> L::F {
-    let at = b * B::PER_BLOCK;
-    if (at * size_of::<B::E>()).is_multiple_of(64) {
-        prefetch(&w[at..], PREFETCH_BYTES);
+fn integer_tiles<'a, L: Lanes, B: Blocks, const R: usize>(
+    w: [&[B::E]; R],
+    ws: [&[f32]; R],
+    x: &impl Fn(usize) -> &'a [i8],
+    x_scales: &impl Fn(usize) -> &'a [f32],
+    out: &mut [f32],
+) {
+    let m = out.len() / R;
+    let mut t = 0;
+    while t + TILE_INPUTS <= m {
+        let xs = std::array::from_fn(|j| x(t + j));
+        let ss = std::array::from_fn(|j| x_scales(t + j));
+        let sums = integer_tile::<L, B, R, TILE_INPUTS>(w, ws, xs, ss);
+        for (r, s) in sums.iter().enumerate() {
+            out[r * m + t..r * m + t + TILE_INPUTS].copy_from_slice(s);
+        }
+        t += TILE_INPUTS;
     }
-    let products = B::dot::<L>(&w[at..], &x[b * BLOCK..]);
-    L::fma(products, L::splat(scales[b]), acc)
+    while t < m {
+        let sums = integer_tile::<L, B, R, 1>(w, ws, [x(t)], [x_scales(t)]);
+        for (r, s) in sums.iter().enumerate() {
+            out[r * m + t] = s[0];
+        }
+        t += 1;
+    }
+}
+
+/// `R × T` products of quantized rows with int8 inputs: per block, the integer sums scaled
+/// by the row's and the input's scales. Each pair sums its blocks in order, in any tile.
+#[inline(always)]
+fn integer_tile<L: Lanes, B: Blocks, const R: usize, const T: usize>(
+    w: [&[B::E]; R],
+    ws: [&[f32]; R],
+    x: [&[i8]; T],
+    xs: [&[f32]; T],
+) -> [[f32; T]; R] {
+    // Rows of a tile lie one after another: ask for each row's place in the next tile.
+    let ahead = (R * size_of_val(w[0])).max(PREFETCH_BYTES);
+    let mut acc = [[L::zero(); T]; R];
+    for b in 0..xs[0].len() {
+        let mut xv = [B::input::<L>(&x[0][b * BLOCK..]); T];
+        let mut xsv = [L::splat(xs[0][b]); T];
+        for j in 1..T {
+            xv[j] = B::input::<L>(&x[j][b * BLOCK..]);
+            xsv[j] = L::splat(xs[j][b]);
+        }
+        let at = b * B::PER_BLOCK;
+        for i in 0..R {
+            if (at * size_of::<B::E>()).is_multiple_of(64) {
+                prefetch(&w[i][at..], ahead);
+            }
+            let wv = B::weights::<L>(&w[i][at..]);
+            let wsv = L::splat(ws[i][b]);
+            for j in 0..T {
+                let scale = L::mul(wsv, xsv[j]);
+                acc[i][j] = L::fma(B::dot::<L>(wv, xv[j]), scale, acc[i][j]);
+            }
+        }
+    }
+    let mut sums = [[0f32; T]; R];
+    for i in 0..R {
+        for j in 0..T {
+            sums[i][j] = L::sum(acc[i][j]);
+        }
+    }
+    sums
 }
 
 /// Asks for the cache line `bytes` past the start of `s`: the weights are read once, in
@@ -525,6 +652,23 @@ mod tests {
         out
     }
 
+    /// The input as a format multiplies it: rounded to bf16 for bf16 rows, quantized to int8
+    /// blocks for q8/q4 rows.
+    fn as_multiplied(x: &[f32], precision: Precision) -> Vec<f32> {
+        match precision {
+            Precision::BF16 => x.iter().map(|&v| bf16_to_f32(f32_to_bf16(v))).collect(),
+            Precision::Q8 | Precision::Q4 => {
+                let (mut q, mut d) = (vec![0i8; x.len()], vec![0f32; x.len() / BLOCK]);
+                quantize_q8(x, &mut q, &mut d);
+                q.iter()
+                    .enumerate()
+                    .map(|(i, &q)| q as f32 * d[i / BLOCK])
+                    .collect()
+            }
+            _ => x.to_vec(),
+        }
+    }
+
     fn worst(a: &[f32], b: &[f32]) -> f32 {
         a.iter()
             .zip(b)
@@ -532,17 +676,26 @@ mod tests {
             .fold(0.0, f32::max)
     }
 
-    /// Every format, with 1 to 10 inputs as prompt rows and as decode rows (the integer path and the float tiles and
-    /// their edges), row counts that leave partial tiles, and for floats a width that leaves a tail.
+    const PRECISIONS: [Precision; 5] = [
+        Precision::F32,
+        Precision::F16,
+        Precision::BF16,
+        Precision::Q8,
+        Precision::Q4,
+    ];
+
+    fn available() -> impl Iterator<Item = Isa> {
+        Isa::ALL.into_iter().filter(|i| i.available())
+    }
+
+    /// Every format on every instruction set this CPU has (AVX-512, AVX-VNNI, AVX2 and the
+    /// portable lanes agree through the one reference), with 1 to 16 inputs, row counts
+    /// that leave partial tiles, and widths that leave a tail. Integer sums are exact, so
+    /// the quantized formats match the reference over the quantized input up to float
+    /// rounding.
     #[test]
-    fn every_format_matches_the_reference() {
-        for precision in [
-            Precision::F32,
-            Precision::F16,
-            Precision::BF16,
-            Precision::Q8,
-            Precision::Q4,
-        ] {
+    fn every_format_matches_the_reference_on_every_instruction_set() {
+        for precision in PRECISIONS {
             let quantized = precision.float_dtype().is_none();
             for cols in [64, 96, 40] {
                 if quantized && cols % BLOCK != 0 {
@@ -551,94 +704,71 @@ mod tests {
                 let rows = 13;
                 let w = values(rows * cols, 7);
                 let (w, _blob) = matrix(&w, [rows, cols], precision);
-                for (m, inputs) in (1..=10).flat_map(|m| [(m, Inputs::Prompt), (m, Inputs::Decode)])
-                {
+                for m in 1..=16 {
                     let x = values(m * cols, 11 + m as u32);
-                    let mut out = vec![0f32; m * rows];
-                    let mut q = QuantizedInput::default();
-                    matmul(&x, (m, inputs), [Job(&w, &mut out)], &mut q);
-                    let expected = reference(&x, &w, m);
-                    // The integer path also rounds the input to int8: about 1/254 of each
-                    // block's peak per product.
-                    let tolerance = if quantized && inputs == Inputs::Decode {
-                        0.1
-                    } else {
-                        1e-4
-                    };
-                    let err = worst(&out, &expected);
-                    assert!(
-                        err <= tolerance,
-                        "{precision} {cols} cols, {m} inputs: off by {err}"
-                    );
+                    let expected = reference(&as_multiplied(&x, precision), &w, m);
+                    for isa in available() {
+                        let mut out = vec![0f32; m * rows];
+                        let mut prepared = PreparedInput::default();
+                        matmul_on(isa, &x, m, [Job(&w, &mut out)], &mut prepared);
+                        let err = worst(&out, &expected);
+                        assert!(
+                            err <= 1e-4,
+                            "{precision} on {}: {cols} cols, {m} inputs: off by {err}",
+                            isa.name()
+                        );
+                    }
                 }
             }
         }
     }
 
-    /// The integer path equals the float path over the input as quantized, up to float
-    /// rounding: the integer sums are exact.
+    /// A quantized product of one input row is the same, to the bit, alone or among others:
+    /// each (row, input) pair sums its blocks in the same order in any tile.
     #[test]
-    fn integer_path_is_exact_over_the_quantized_input() {
-        let (rows, cols) = (9, 128);
+    fn a_quantized_row_alone_equals_it_among_others() {
+        let (rows, cols, m) = (10, 128, 7);
         for precision in [Precision::Q8, Precision::Q4] {
             let (w, _blob) = matrix(&values(rows * cols, 3), [rows, cols], precision);
-            let x = values(cols, 5);
-            let mut q = QuantizedInput::default();
-            let mut out = vec![0f32; rows];
-            matmul(&x, (1, Inputs::Decode), [Job(&w, &mut out)], &mut q);
-            let rounded: Vec<f32> = (0..cols)
-                .map(|i| q.quants[i] as f32 * q.scales[i / BLOCK])
-                .collect();
-            let err = worst(&out, &reference(&rounded, &w, 1));
-            assert!(err < 1e-4, "{precision}: {err}");
-        }
-    }
-
-    /// The portable lanes (wasm without SIMD, CPUs without AVX2) give what the dispatched
-    /// ones give.
-    #[test]
-    fn portable_lanes_agree_with_the_dispatched_ones() {
-        let (rows, cols, m) = (8, 64, 3);
-        for precision in [
-            Precision::F32,
-            Precision::F16,
-            Precision::BF16,
-            Precision::Q8,
-            Precision::Q4,
-        ] {
-            let (w, _blob) = matrix(&values(rows * cols, 1), [rows, cols], precision);
-            let x = values(m * cols, 2);
-            let mut q = QuantizedInput::default();
-            let mut dispatched = vec![0f32; m * rows];
-            matmul(&x, (m, Inputs::Decode), [Job(&w, &mut dispatched)], &mut q);
-            let input = Input {
-                x: &x,
-                rows: m,
-                cols,
-                quantized: Some(Quantized {
-                    quants: &q.quants,
-                    scales: &q.scales,
-                    sums: &q.sums,
-                }),
-            };
-            let mut portable = vec![0f32; m * rows];
-            let kernel = Rows {
-                w: &w,
-                first: 0,
-                out: &mut portable,
-                input: &input,
-            };
-            kernel.run::<crate::model::cpu::simd::Scalar>(&mut Scratch::default());
-            // `portable` is [rows, inputs]; `dispatched` [inputs, rows].
-            for r in 0..rows {
+            let x = values(m * cols, 5);
+            for isa in available() {
+                let mut prepared = PreparedInput::default();
+                let mut together = vec![0f32; m * rows];
+                matmul_on(isa, &x, m, [Job(&w, &mut together)], &mut prepared);
                 for t in 0..m {
-                    let (a, b) = (portable[r * m + t], dispatched[t * rows + r]);
-                    assert!(
-                        (a - b).abs() < 1e-4,
-                        "{precision} row {r} input {t}: {a} vs {b}"
+                    let mut alone = vec![0f32; rows];
+                    let row = &x[t * cols..(t + 1) * cols];
+                    matmul_on(isa, row, 1, [Job(&w, &mut alone)], &mut prepared);
+                    assert_eq!(
+                        alone,
+                        together[t * rows..(t + 1) * rows],
+                        "{precision} input {t}"
                     );
                 }
             }
+        }
+    }
+
+    /// Several jobs in one call give what each gives alone.
+    #[test]
+    fn jobs_of_one_call_equal_each_alone() {
+        let (cols, m) = (64, 5);
+        let x = values(m * cols, 9);
+        for precision in PRECISIONS {
+            let (a, _x) = matrix(&values(12 * cols, 1), [12, cols], precision);
+            let (b, _y) = matrix(&values(20 * cols, 2), [20, cols], precision);
+            let mut prepared = PreparedInput::default();
+            let (mut both_a, mut both_b) = (vec![0f32; m * 12], vec![0f32; m * 20]);
+            matmul(
+                &x,
+                m,
+                [Job(&a, &mut both_a), Job(&b, &mut both_b)],
+                &mut prepared,
+            );
+            let (mut alone_a, mut alone_b) = (vec![0f32; m * 12], vec![0f32; m * 20]);
+            matmul(&x, m, [Job(&a, &mut alone_a)], &mut prepared);
+            matmul(&x, m, [Job(&b, &mut alone_b)], &mut prepared);
+            assert_eq!((both_a, both_b), (alone_a, alone_b), "{precision}");
         }
     }
 }

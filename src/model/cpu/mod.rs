@@ -12,7 +12,7 @@ mod matrix;
 mod ops;
 mod simd;
 
-use kernels::{Inputs, Job, QuantizedInput, matmul};
+use kernels::{Job, PreparedInput, matmul};
 // The GPU network uploads the same formats.
 #[cfg(feature = "gpu")]
 pub(crate) use matrix::Data;
@@ -40,11 +40,10 @@ pub struct CpuNetwork {
 }
 
 /// One sequence's share of a pass: `ids` at its cache's next positions, prompt tokens or the
-/// next token of an answer (which decides how quantized weights multiply them).
+/// next token of an answer.
 pub struct CpuStep<'a> {
     pub ids: &'a [u32],
     pub cache: &'a mut CpuCache,
-    pub prompt: bool,
 }
 
 /// Loads each tensor into the kernels' formats.
@@ -75,6 +74,11 @@ impl CpuNetwork {
         weights: &Weights,
         precision: Precision,
     ) -> Result<Self, LoadError> {
+        let isa = dispatch::isa().map_err(|message| LoadError::Config {
+            file: "environment".into(),
+            message,
+        })?;
+        tracing::info!(isa = isa.name(), "CPU kernels");
         let c = &config;
         let store = HostStore { weights, precision };
         let layers = layout::layers(c, &store)?;
@@ -105,6 +109,11 @@ impl CpuNetwork {
 
     pub fn precision(&self) -> Precision {
         self.precision
+    }
+
+    /// The instruction set its kernels run on ("avx512", "avx2", ...).
+    pub fn isa(&self) -> &'static str {
+        dispatch::isa().map_or("portable", dispatch::Isa::name)
     }
 
     /// The bytes the weight matrices hold (a tied embedding once).
@@ -142,30 +151,20 @@ impl CpuNetwork {
 
     /// Runs `ids` at the cache's next positions; the logits of the last one.
     pub fn forward(&self, ids: &[u32], cache: &mut CpuCache) -> Vec<f32> {
-        let prompt = ids.len() > 1;
-        let mut logits = self.forward_batch(&mut [CpuStep { ids, cache, prompt }]);
+        let mut logits = self.forward_batch(&mut [CpuStep { ids, cache }]);
         logits.pop().expect("one sequence")
     }
 
     /// Runs every step in one pass; the logits of each step's last token, in order.
     pub fn forward_batch(&self, steps: &mut [CpuStep<'_>]) -> Vec<Vec<f32>> {
-        // Prompt rows first, so each product splits into its prompt rows and its decode rows.
-        let mut order: Vec<usize> = (0..steps.len()).collect();
-        order.sort_by_key(|&i| !steps[i].prompt);
-        steps.sort_by_key(|s| !s.prompt);
         let mut guard = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
         let buffers: &mut Buffers = &mut guard;
         // The whole pass on one of the pool's threads: its parallel steps then split from
         // inside the pool instead of each handing work over from outside and sleeping on it.
         #[cfg(feature = "threads")]
-        let sorted = rayon::scope(|_| self.pass(steps, buffers));
+        return rayon::scope(|_| self.pass(steps, buffers));
         #[cfg(not(feature = "threads"))]
-        let sorted = self.pass(steps, buffers);
-        let mut logits = vec![Vec::new(); sorted.len()];
-        for (logits_of, at) in sorted.into_iter().zip(order) {
-            logits[at] = logits_of;
-        }
-        logits
+        self.pass(steps, buffers)
     }
 
     fn pass(&self, steps: &mut [CpuStep<'_>], b: &mut Buffers) -> Vec<Vec<f32>> {
@@ -173,9 +172,6 @@ impl CpuNetwork {
         let (h, d) = (c.hidden_size, c.head_dim());
         let (heads, kv_heads) = (c.num_attention_heads, c.num_key_value_heads);
         let n: usize = steps.iter().map(|s| s.ids.len()).sum();
-        let prompts = steps.iter().filter(|s| s.prompt);
-        let prompt_steps = prompts.clone().count();
-        let split = (prompts.map(|s| s.ids.len()).sum::<usize>(), n);
         let eps = c.rms_norm_eps as f32;
         b.size(n, c);
         b.cos.clear();
@@ -199,7 +195,7 @@ impl CpuNetwork {
             let q = Job(&layer.q_proj.weight, &mut b.q);
             let k = Job(&layer.k_proj.weight, &mut b.k);
             let v = Job(&layer.v_proj.weight, &mut b.v);
-            project(&b.normed, split, [q, k, v], &mut b.quantized);
+            matmul(&b.normed, n, [q, k, v], &mut b.prepared);
             for (out, p) in [
                 (&mut b.q, &layer.q_proj),
                 (&mut b.k, &layer.k_proj),
@@ -250,7 +246,7 @@ impl CpuNetwork {
                 row = rows.end;
             }
             let o = Job(&layer.o_proj.weight, &mut b.projected);
-            project(&b.attended, split, [o], &mut b.quantized);
+            matmul(&b.attended, n, [o], &mut b.prepared);
             if let Some(bias) = &layer.o_proj.bias {
                 ops::add_bias(&mut b.projected, bias);
             }
@@ -259,10 +255,10 @@ impl CpuNetwork {
             ops::rms_norm(&b.x, &layer.post_attention_layernorm, eps, &mut b.normed);
             let gate = Job(&layer.gate_proj.weight, &mut b.gate);
             let up = Job(&layer.up_proj.weight, &mut b.up);
-            project(&b.normed, split, [gate, up], &mut b.quantized);
+            matmul(&b.normed, n, [gate, up], &mut b.prepared);
             ops::swiglu(&mut b.gate, &b.up);
             let down = Job(&layer.down_proj.weight, &mut b.projected);
-            project(&b.gate, split, [down], &mut b.quantized);
+            matmul(&b.gate, n, [down], &mut b.prepared);
             ops::add(&mut b.x, &b.projected);
         }
         // Each sequence's last row through the final norm and the head, in one product.
@@ -276,12 +272,11 @@ impl CpuNetwork {
         let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
         let mut logits = vec![0.0; steps.len() * head.rows];
         let job = Job(head, &mut logits);
-        let last_rows = (prompt_steps, steps.len());
-        project(
+        matmul(
             &b.normed[..steps.len() * h],
-            last_rows,
+            steps.len(),
             [job],
-            &mut b.quantized,
+            &mut b.prepared,
         );
         match steps.len() {
             1 => vec![logits],
@@ -290,33 +285,6 @@ impl CpuNetwork {
                 .map(<[f32]>::to_vec)
                 .collect(),
         }
-    }
-}
-
-/// `matmul` over a pass's rows: the first `prompt` of them as prompt rows, the rest (up to
-/// `rows`) as decode rows.
-fn project<const N: usize>(
-    x: &[f32],
-    (prompt, rows): (usize, usize),
-    jobs: [Job<'_>; N],
-    quantized: &mut QuantizedInput,
-) {
-    let (prompt_x, decode_x) = x.split_at(prompt * jobs[0].0.cols);
-    let mut halves = jobs.map(|Job(w, out)| {
-        let (a, b) = out.split_at_mut(prompt * w.rows);
-        (Some(Job(w, a)), Some(Job(w, b)))
-    });
-    if prompt > 0 {
-        let jobs = halves
-            .each_mut()
-            .map(|h| h.0.take().expect("the prompt rows"));
-        matmul(prompt_x, (prompt, Inputs::Prompt), jobs, quantized);
-    }
-    if rows > prompt {
-        let jobs = halves
-            .each_mut()
-            .map(|h| h.1.take().expect("the decode rows"));
-        matmul(decode_x, (rows - prompt, Inputs::Decode), jobs, quantized);
     }
 }
 
@@ -348,7 +316,7 @@ struct Buffers {
     up: Vec<f32>,
     cos: Vec<f32>,
     sin: Vec<f32>,
-    quantized: QuantizedInput,
+    prepared: PreparedInput,
 }
 
 impl Buffers {

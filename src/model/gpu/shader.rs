@@ -142,6 +142,10 @@ pub fn matmul(
     if epilogue.pair {
         flags.push("PAIR");
     }
+    if format == Format::BF16 {
+        // The CPU kernels multiply bf16 rows with a bf16 copy of the input: so do we.
+        flags.push("BF16_INPUT");
+    }
     Template {
         name: "matmul",
         body: include_str!("shaders/matmul.wgsl"),

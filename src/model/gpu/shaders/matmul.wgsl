@@ -25,6 +25,17 @@ var<workgroup> partial_up: array<f32, WG * TILE>;
 //#endif
 //#endif
 
+// The input as the weights' format multiplies it: rounded to bf16 (to nearest even) for
+// bf16 weights.
+fn input(v: vec4<f32>) -> vec4<f32> {
+//#if BF16_INPUT
+    let b = bitcast<vec4<u32>>(v);
+    return bitcast<vec4<f32>>((b + 0x7fffu + ((b >> vec4<u32>(16u)) & vec4<u32>(1u))) & vec4<u32>(0xffff0000u));
+//#else
+    return v;
+//#endif
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let lane = lid % TPR;
@@ -44,7 +55,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 //#endif
         for (var t = 0u; t < TILE; t++) {
             // A partial tile reads the last token again rather than past the input.
-            let xv = x[min(t0 + t, step.n - 1u) * (COLS / 4u) + g];
+            let xv = input(x[min(t0 + t, step.n - 1u) * (COLS / 4u) + g]);
             acc[t] += dot(a, xv);
 //#if PAIR
             acc_up[t] += dot(b, xv);
