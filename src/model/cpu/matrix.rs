@@ -126,14 +126,14 @@ impl Matrix {
         }
     }
 
-    /// Row `r` in f32 into `out` (`cols` long): the embedding lookup, and the kernels'
-    /// preparation of a row for the float path.
-    #[inline(always)]
     /// Whether its rows are int8/int4 blocks.
     pub fn is_quantized(&self) -> bool {
         matches!(self.data, Data::Q8 { .. } | Data::Q4 { .. })
     }
 
+    /// Row `r` in f32 into `out` (`cols` long): the embedding lookup, and the kernels'
+    /// preparation of a row for the float path.
+    #[inline(always)]
     pub fn row_into(&self, r: usize, out: &mut [f32]) {
         let c = self.cols;
         let span = r * c..(r + 1) * c;
