@@ -37,6 +37,15 @@ pub fn f32_to_f16(value: f32) -> u16 {
     burn::tensor::f16::from_f32(value).to_bits()
 }
 
+/// `v` (within ±2^22) rounded to the nearest integer, ties to even: adding and taking away
+/// 1.5 · 2^23 leaves no fraction bits. `f32::round` is a libm call that stops the
+/// quantization loops from vectorizing (17% of a q8 prompt's time).
+#[inline(always)]
+fn round_small(v: f32) -> f32 {
+    const SHIFT: f32 = 12_582_912.0;
+    (v + SHIFT) - SHIFT
+}
+
 /// int8 blocks: `q = round(x / d)` with `d = max|x| / 127` per block.
 pub fn quantize_q8(values: &[f32], quants: &mut [i8], scales: &mut [f32]) {
     for ((block, q), d) in values
@@ -50,7 +59,7 @@ pub fn quantize_q8(values: &[f32], quants: &mut [i8], scales: &mut [f32]) {
         *d = peak / 127.0;
         let inverse = if peak > 0.0 { 127.0 / peak } else { 0.0 };
         for (q, x) in q.iter_mut().zip(block) {
-            *q = (x * inverse).round() as i8;
+            *q = round_small(x * inverse) as i8;
         }
     }
 }

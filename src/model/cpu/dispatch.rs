@@ -89,7 +89,6 @@ pub fn isa() -> Result<Isa, String> {
 #[derive(Default)]
 pub struct Scratch {
     pub wide: Vec<f32>,
-    pub scales: Vec<f32>,
 }
 
 thread_local! {

@@ -18,8 +18,9 @@
 //! Kernels are written once over [`Lanes`] and compiled for each instruction set
 //! (`dispatch`).
 
-use super::convert::{BLOCK, bf16_to_f32, f16_to_f32, f32_to_bf16, quantize_q8};
+use super::convert::{BLOCK, bf16_to_f32, f16_to_f32, f32_to_bf16};
 use super::dispatch::{Isa, Kernel, Scratch, for_each_chunk, isa, run_on, threads};
+use super::groups::{self, Int8Rows, STEP};
 use super::matrix::{Data, Matrix};
 use super::simd::Lanes;
 
@@ -35,8 +36,7 @@ const TILED_FROM: usize = 9;
 /// The input rows in the forms the formats multiply: reused between calls.
 #[derive(Default, Clone)]
 pub struct PreparedInput {
-    quants: Vec<i8>,
-    scales: Vec<f32>,
+    int8: Int8Rows,
     bf16: Vec<u16>,
 }
 
@@ -47,9 +47,8 @@ pub(super) struct Input<'a> {
     x: &'a [f32],
     rows: usize,
     cols: usize,
-    /// int8 levels and one scale per block of 32 (when a job is quantized).
-    quants: &'a [i8],
-    scales: &'a [f32],
+    /// int8 groups (when a job is quantized).
+    int8: &'a Int8Rows,
     /// bfloat16 (when a job is bf16).
     bf16: &'a [u16],
     isa: Isa,
@@ -81,9 +80,7 @@ fn matmul_on<const N: usize>(
     );
     debug_assert_eq!(x.len(), rows * cols);
     if jobs.iter().any(|j| j.0.is_quantized()) {
-        prepared.quants.resize(x.len(), 0);
-        prepared.scales.resize(x.len() / BLOCK, 0.0);
-        quantize_q8(x, &mut prepared.quants, &mut prepared.scales);
+        prepared.int8.quantize(x, rows, cols);
     }
     if jobs.iter().any(|j| matches!(j.0.data, Data::BF16(_))) {
         prepared.bf16.clear();
@@ -93,8 +90,7 @@ fn matmul_on<const N: usize>(
         x,
         rows,
         cols,
-        quants: &prepared.quants,
-        scales: &prepared.scales,
+        int8: &prepared.int8,
         bf16: &prepared.bf16,
         isa,
     };
@@ -171,11 +167,18 @@ fn rows_generic<L: Lanes>(
 ) {
     let k = input.cols;
     match &w.data {
-        Data::Q8 { quants, scales } => {
-            integer_rows::<L, Q8Row>(quants, scales, first, out, input, &mut scratch.scales)
-        }
-        Data::Q4 { nibbles, scales } => {
-            integer_rows::<L, Q4Row>(nibbles, scales, first, out, input, &mut scratch.scales)
+        Data::Q8Groups { quants, scales } => match groups::group_blocks(k) {
+            4 => integer_rows::<L, Q8Groups, 4>(quants, scales, first, out, input),
+            2 => integer_rows::<L, Q8Groups, 2>(quants, scales, first, out, input),
+            _ => integer_rows::<L, Q8Groups, 1>(quants, scales, first, out, input),
+        },
+        Data::Q4Groups { nibbles, scales } => match groups::group_blocks(k) {
+            4 => integer_rows::<L, Q4Groups, 4>(nibbles, scales, first, out, input),
+            2 => integer_rows::<L, Q4Groups, 2>(nibbles, scales, first, out, input),
+            _ => integer_rows::<L, Q4Groups, 1>(nibbles, scales, first, out, input),
+        },
+        Data::Q8 { .. } | Data::Q4 { .. } => {
+            unreachable!("the CPU network holds quantized rows in groups (Matrix::for_cpu)")
         }
         Data::F32(e) => float_rows::<L, AsF32>(e.as_slice(), first, out, input),
         Data::BF16(e) => float_rows::<L, AsBf16>(e.as_slice(), first, out, input),
@@ -426,125 +429,140 @@ fn tile<L: Lanes, Fm: Format, const R: usize, const T: usize>(
     sums
 }
 
-/// How a quantized row's blocks are read and multiplied with an int8 block.
-trait Blocks {
+/// How a quantized row's groups are read and multiplied with an int8 group.
+trait Groups {
     type E: Copy;
     /// Stored elements per block.
     const PER_BLOCK: usize;
-    fn weights<L: Lanes>(w: &[Self::E]) -> L::W;
+    /// The `G` loads of a group of `G` blocks.
+    fn weights<L: Lanes, const G: usize>(w: &[Self::E]) -> [L::W; G];
     fn input<L: Lanes>(x: &[i8]) -> L::X;
-    fn dot<L: Lanes>(w: L::W, x: L::X) -> L::F;
+    fn base<L: Lanes>(sums: &[i32]) -> L::I;
+    fn dot<L: Lanes>(acc: L::I, w: L::W, x: L::X) -> L::I;
 }
 
-struct Q8Row;
-struct Q4Row;
+struct Q8Groups;
+struct Q4Groups;
 
-impl Blocks for Q8Row {
+impl Groups for Q8Groups {
     type E = i8;
     const PER_BLOCK: usize = BLOCK;
     #[inline(always)]
-    fn weights<L: Lanes>(w: &[i8]) -> L::W {
-        L::q8_weights(w)
+    fn weights<L: Lanes, const G: usize>(w: &[i8]) -> [L::W; G] {
+        let mut loads = [L::q8_weights(w); G];
+        for (s, load) in loads.iter_mut().enumerate().skip(1) {
+            *load = L::q8_weights(&w[s * STEP..]);
+        }
+        loads
     }
     #[inline(always)]
     fn input<L: Lanes>(x: &[i8]) -> L::X {
         L::q8_input(x)
     }
     #[inline(always)]
-    fn dot<L: Lanes>(w: L::W, x: L::X) -> L::F {
-        L::dot_q8(w, x)
+    fn base<L: Lanes>(sums: &[i32]) -> L::I {
+        L::q8_base(sums)
+    }
+    #[inline(always)]
+    fn dot<L: Lanes>(acc: L::I, w: L::W, x: L::X) -> L::I {
+        L::dot_q8(acc, w, x)
     }
 }
 
-impl Blocks for Q4Row {
+impl Groups for Q4Groups {
     type E = u8;
     const PER_BLOCK: usize = BLOCK / 2;
     #[inline(always)]
-    fn weights<L: Lanes>(w: &[u8]) -> L::W {
-        L::q4_weights(w)
+    fn weights<L: Lanes, const G: usize>(w: &[u8]) -> [L::W; G] {
+        if G == 1 {
+            return [L::q4_weights_half(w); G];
+        }
+        let (low, high) = L::q4_weights(w);
+        let mut loads = [low; G];
+        loads[1] = high;
+        for c in 1..G / 2 {
+            (loads[2 * c], loads[2 * c + 1]) = L::q4_weights(&w[c * STEP..]);
+        }
+        loads
     }
     #[inline(always)]
     fn input<L: Lanes>(x: &[i8]) -> L::X {
         L::q4_input(x)
     }
     #[inline(always)]
-    fn dot<L: Lanes>(w: L::W, x: L::X) -> L::F {
-        L::dot_q4(w, x)
+    fn base<L: Lanes>(sums: &[i32]) -> L::I {
+        L::q4_base(sums)
+    }
+    #[inline(always)]
+    fn dot<L: Lanes>(acc: L::I, w: L::W, x: L::X) -> L::I {
+        L::dot_q4(acc, w, x)
     }
 }
 
-/// Rows `first..` of a quantized matrix (`data` its blocks, `w_scales` their f16 scales)
-/// against every input's int8 blocks, in tiles of `TILE_ROWS × TILE_INPUTS`; `scales` is
-/// scratch for the rows' scales as f32.
+/// One input row's int8 groups, their block scales and lane sums (8 a group).
+#[derive(Clone, Copy)]
+struct Int8Row<'a> {
+    quants: &'a [i8],
+    scales: &'a [f32],
+    sums: &'a [i32],
+}
+
+/// Rows `first..` of a grouped quantized matrix (`data` its groups of `G` blocks, `w_scales`
+/// their f16 scales) against every input's int8 groups, in tiles of `TILE_ROWS × TILE_INPUTS`.
 #[inline(always)]
-fn integer_rows<L: Lanes, B: Blocks>(
-    data: &[B::E],
+fn integer_rows<L: Lanes, Gr: Groups, const G: usize>(
+    data: &[Gr::E],
     w_scales: &[u16],
     first: usize,
     out: &mut [f32],
     input: &Input<'_>,
-    scales: &mut Vec<f32>,
 ) {
     let (k, m) = (input.cols, input.rows);
-    let (blocks, width) = (k / BLOCK, k / BLOCK * B::PER_BLOCK);
+    let blocks = k / BLOCK;
+    let width = blocks * Gr::PER_BLOCK;
     let count = out.len() / m;
-    scales.resize(TILE_ROWS * blocks, 0.0);
-    let x = |t: usize| &input.quants[t * k..(t + 1) * k];
-    let x_scales = |t: usize| &input.scales[t * blocks..(t + 1) * blocks];
+    let x = |t: usize| Int8Row {
+        quants: &input.int8.quants[t * k..(t + 1) * k],
+        scales: &input.int8.scales[t * blocks..(t + 1) * blocks],
+        sums: &input.int8.sums[t * blocks / G * 8..(t + 1) * blocks / G * 8],
+    };
+    let w = |r: usize| &data[(first + r) * width..][..width];
+    let ws = |r: usize| &w_scales[(first + r) * blocks..][..blocks];
     let mut i = 0;
     while i < count {
-        let n = if m >= TILED_FROM && i + TILE_ROWS <= count {
-            TILE_ROWS
+        let out = &mut out[i * m..];
+        if m >= TILED_FROM && i + TILE_ROWS <= count {
+            let rows = [w(i), w(i + 1), w(i + 2), w(i + 3)];
+            let scales = [ws(i), ws(i + 1), ws(i + 2), ws(i + 3)];
+            integer_tiles::<L, Gr, G, TILE_ROWS>(rows, scales, &x, &mut out[..TILE_ROWS * m]);
+            i += TILE_ROWS;
         } else {
-            1
-        };
-        let rows = first + i..first + i + n;
-        for (s, &d) in scales
-            .iter_mut()
-            .zip(&w_scales[rows.start * blocks..rows.end * blocks])
-        {
-            *s = f16_to_f32(d);
+            integer_tiles::<L, Gr, G, 1>([w(i)], [ws(i)], &x, &mut out[..m]);
+            i += 1;
         }
-        let w = |r: usize| &data[(rows.start + r) * width..(rows.start + r + 1) * width];
-        let ws = |r: usize| &scales[r * blocks..(r + 1) * blocks];
-        let out = &mut out[i * m..(i + n) * m];
-        if n == TILE_ROWS {
-            integer_tiles::<L, B, TILE_ROWS>(
-                [w(0), w(1), w(2), w(3)],
-                [ws(0), ws(1), ws(2), ws(3)],
-                &x,
-                &x_scales,
-                out,
-            );
-        } else {
-            integer_tiles::<L, B, 1>([w(0)], [ws(0)], &x, &x_scales, out);
-        }
-        i += n;
     }
 }
 
 /// `R` rows against every input, `TILE_INPUTS` at a time; `out` is `[R, inputs]`.
 #[inline(always)]
-fn integer_tiles<'a, L: Lanes, B: Blocks, const R: usize>(
-    w: [&[B::E]; R],
-    ws: [&[f32]; R],
-    x: &impl Fn(usize) -> &'a [i8],
-    x_scales: &impl Fn(usize) -> &'a [f32],
+fn integer_tiles<'a, L: Lanes, Gr: Groups, const G: usize, const R: usize>(
+    w: [&[Gr::E]; R],
+    ws: [&[u16]; R],
+    x: &impl Fn(usize) -> Int8Row<'a>,
     out: &mut [f32],
 ) {
     let m = out.len() / R;
     let mut t = 0;
     while t + TILE_INPUTS <= m {
         let xs = std::array::from_fn(|j| x(t + j));
-        let ss = std::array::from_fn(|j| x_scales(t + j));
-        let sums = integer_tile::<L, B, R, TILE_INPUTS>(w, ws, xs, ss);
+        let sums = integer_tile::<L, Gr, G, R, TILE_INPUTS>(w, ws, xs, t == 0);
         for (r, s) in sums.iter().enumerate() {
             out[r * m + t..r * m + t + TILE_INPUTS].copy_from_slice(s);
         }
         t += TILE_INPUTS;
     }
     while t < m {
-        let sums = integer_tile::<L, B, R, 1>(w, ws, [x(t)], [x_scales(t)]);
+        let sums = integer_tile::<L, Gr, G, R, 1>(w, ws, [x(t)], t == 0);
         for (r, s) in sums.iter().enumerate() {
             out[r * m + t] = s[0];
         }
@@ -552,35 +570,46 @@ fn integer_tiles<'a, L: Lanes, B: Blocks, const R: usize>(
     }
 }
 
-/// `R × T` products of quantized rows with int8 inputs: per block, the integer sums scaled
-/// by the row's and the input's scales. Each pair sums its blocks in order, in any tile.
+/// `R × T` products of quantized rows with int8 inputs: per group, each lane's integer sums
+/// over the group's `G` loads (one block's products), scaled by the row's and the input's
+/// block scales. Each pair sums its groups in order, in any tile.
 #[inline(always)]
-fn integer_tile<L: Lanes, B: Blocks, const R: usize, const T: usize>(
-    w: [&[B::E]; R],
-    ws: [&[f32]; R],
-    x: [&[i8]; T],
-    xs: [&[f32]; T],
+fn integer_tile<L: Lanes, Gr: Groups, const G: usize, const R: usize, const T: usize>(
+    w: [&[Gr::E]; R],
+    ws: [&[u16]; R],
+    x: [Int8Row<'_>; T],
+    first_inputs: bool,
 ) -> [[f32; T]; R] {
-    // Rows of a tile lie one after another: ask for each row's place in the next tile.
+    // Rows of a tile lie one after another: ask for each row's place in the next tile, once
+    // (the tile's later inputs find the rows in the cache).
     let ahead = (R * size_of_val(w[0])).max(PREFETCH_BYTES);
+    let group_bytes = G * Gr::PER_BLOCK * size_of::<Gr::E>();
     let mut acc = [[L::zero(); T]; R];
-    for b in 0..xs[0].len() {
-        let mut xv = [B::input::<L>(&x[0][b * BLOCK..]); T];
-        let mut xsv = [L::splat(xs[0][b]); T];
+    for g in 0..x[0].scales.len() / G {
+        let (at, blocks) = (g * G * BLOCK, g * G..(g + 1) * G);
+        let mut base = [Gr::base::<L>(&x[0].sums[g * 8..]); T];
+        let mut xs = [L::group_scales_f32::<G>(&x[0].scales[blocks.clone()]); T];
         for j in 1..T {
-            xv[j] = B::input::<L>(&x[j][b * BLOCK..]);
-            xsv[j] = L::splat(xs[j][b]);
+            base[j] = Gr::base::<L>(&x[j].sums[g * 8..]);
+            xs[j] = L::group_scales_f32::<G>(&x[j].scales[blocks.clone()]);
         }
-        let at = b * B::PER_BLOCK;
+        let w_at = g * G * Gr::PER_BLOCK;
         for i in 0..R {
-            if (at * size_of::<B::E>()).is_multiple_of(64) {
-                prefetch(&w[i][at..], ahead);
+            if first_inputs {
+                for line in (0..group_bytes).step_by(64) {
+                    prefetch(&w[i][w_at..], ahead + line);
+                }
             }
-            let wv = B::weights::<L>(&w[i][at..]);
-            let wsv = L::splat(ws[i][b]);
+            let wv = Gr::weights::<L, G>(&w[i][w_at..]);
+            let scales = L::group_scales::<G>(&ws[i][blocks.clone()]);
             for j in 0..T {
-                let scale = L::mul(wsv, xsv[j]);
-                acc[i][j] = L::fma(B::dot::<L>(wv, xv[j]), scale, acc[i][j]);
+                // The input's loads are read where they are used (an operand of the product)
+                // rather than held: the tile's sums take the registers.
+                let mut d = base[j];
+                for (s, &wv) in wv.iter().enumerate() {
+                    d = Gr::dot::<L>(d, wv, Gr::input::<L>(&x[j].quants[at + s * STEP..]));
+                }
+                acc[i][j] = L::fma(L::to_f32(d), L::mul(scales, xs[j]), acc[i][j]);
             }
         }
     }
@@ -611,6 +640,7 @@ fn prefetch<T>(s: &[T], bytes: usize) {
 mod tests {
     use super::*;
     use crate::model::Precision;
+    use crate::model::cpu::convert::quantize_q8;
     use crate::model::safetensors::{Blob, FileDType, RawTensor};
 
     /// A deterministic pseudo-random matrix, as stored f32 bytes.
@@ -634,7 +664,7 @@ mod tests {
             bytes: (*blob).as_ref(),
         };
         let m = Matrix::from_raw(&raw, &blob, [rows, cols], precision).unwrap();
-        (m, blob)
+        (m.for_cpu(), blob)
     }
 
     /// `x · Wᵀ` in f64 over W as the matrix holds it (dequantized).
@@ -697,7 +727,7 @@ mod tests {
     fn every_format_matches_the_reference_on_every_instruction_set() {
         for precision in PRECISIONS {
             let quantized = precision.float_dtype().is_none();
-            for cols in [64, 96, 40] {
+            for cols in [128, 64, 96, 40] {
                 if quantized && cols % BLOCK != 0 {
                     continue;
                 }

@@ -4,6 +4,7 @@
 
 use super::convert::{BLOCK, bf16_to_f32, f16_to_f32, f32_to_f16, quantize_q4, quantize_q8};
 use super::dispatch::{for_each_chunk, for_each_chunk_pair};
+use super::groups;
 use crate::model::gguf::GgmlType;
 use crate::model::safetensors::{Blob, FileDType, RawTensor};
 use crate::model::{Precision, TensorError};
@@ -57,6 +58,16 @@ pub enum Data {
     },
     /// Per row: `cols / 2` bytes of two int4 levels (see `convert::quantize_q4`).
     Q4 {
+        nibbles: Vec<u8>,
+        scales: Vec<u16>,
+    },
+    /// Q8 and Q4 as the CPU's integer kernels read them: each row's blocks in groups (see
+    /// `groups`); the scales as Q8's and Q4's.
+    Q8Groups {
+        quants: Vec<i8>,
+        scales: Vec<u16>,
+    },
+    Q4Groups {
         nibbles: Vec<u8>,
         scales: Vec<u16>,
     },
@@ -121,14 +132,48 @@ impl Matrix {
         match &self.data {
             Data::F32(_) => n * 4,
             Data::F16(_) | Data::BF16(_) => n * 2,
-            Data::Q8 { .. } => n + n / BLOCK * 2,
-            Data::Q4 { .. } => n / 2 + n / BLOCK * 2,
+            Data::Q8 { .. } | Data::Q8Groups { .. } => n + n / BLOCK * 2,
+            Data::Q4 { .. } | Data::Q4Groups { .. } => n / 2 + n / BLOCK * 2,
         }
+    }
+
+    /// The matrix in the layout the CPU kernels read: q8/q4 rows regrouped (the GPU takes
+    /// the plain blocks), the rest as they are.
+    pub fn for_cpu(self) -> Self {
+        let cols = self.cols;
+        let g = groups::group_blocks(cols);
+        let data = match self.data {
+            Data::Q8 { quants, scales } => {
+                let mut grouped = vec![0i8; quants.len()];
+                for_each_chunk(&mut grouped, cols, |r, out| {
+                    groups::interleave_i8(&quants[r * cols..(r + 1) * cols], g, out)
+                });
+                Data::Q8Groups {
+                    quants: grouped,
+                    scales,
+                }
+            }
+            Data::Q4 { nibbles, scales } => {
+                let mut grouped = vec![0u8; nibbles.len()];
+                for_each_chunk(&mut grouped, cols / 2, |r, out| {
+                    groups::interleave_q4(&nibbles[r * cols / 2..(r + 1) * cols / 2], g, out)
+                });
+                Data::Q4Groups {
+                    nibbles: grouped,
+                    scales,
+                }
+            }
+            data => data,
+        };
+        Self { data, ..self }
     }
 
     /// Whether its rows are int8/int4 blocks.
     pub fn is_quantized(&self) -> bool {
-        matches!(self.data, Data::Q8 { .. } | Data::Q4 { .. })
+        matches!(
+            self.data,
+            Data::Q8 { .. } | Data::Q4 { .. } | Data::Q8Groups { .. } | Data::Q4Groups { .. }
+        )
     }
 
     /// Row `r` in f32 into `out` (`cols` long): the embedding lookup, and the kernels'
@@ -185,6 +230,33 @@ impl Matrix {
                     }
                 }
             }
+            Data::Q8Groups { quants, scales } => {
+                grouped_row(&quants[span], scales, r, out, groups::level_i8)
+            }
+            Data::Q4Groups { nibbles, scales } => grouped_row(
+                &nibbles[r * c / 2..(r + 1) * c / 2],
+                scales,
+                r,
+                out,
+                groups::level_q4,
+            ),
+        }
+    }
+}
+
+/// Row `r` of a grouped matrix (`row` its levels, `scales` every row's) dequantized into `out`.
+fn grouped_row<T>(
+    row: &[T],
+    scales: &[u16],
+    r: usize,
+    out: &mut [f32],
+    level: fn(&[T], usize, usize, usize) -> i8,
+) {
+    let (blocks, g) = (out.len() / BLOCK, groups::group_blocks(out.len()));
+    for (b, block) in out.as_chunks_mut::<BLOCK>().0.iter_mut().enumerate() {
+        let d = f16_to_f32(scales[r * blocks + b]);
+        for (e, o) in block.iter_mut().enumerate() {
+            *o = level(row, g, b, e) as f32 * d;
         }
     }
 }

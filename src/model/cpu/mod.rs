@@ -7,6 +7,7 @@
 mod attention;
 mod convert;
 mod dispatch;
+mod groups;
 mod kernels;
 mod matrix;
 mod ops;
@@ -58,7 +59,7 @@ impl layout::Store for HostStore<'_> {
 
     fn matrix(&self, id: TensorId, shape: [usize; 2]) -> Result<Matrix, LoadError> {
         self.weights.with_raw(id, &shape, |raw, blob| {
-            Matrix::from_raw(raw, blob, shape, self.precision)
+            Matrix::from_raw(raw, blob, shape, self.precision).map(Matrix::for_cpu)
         })
     }
 

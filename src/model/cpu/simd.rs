@@ -9,9 +9,11 @@
 /// with the target features of the kernel it is inlined into.
 pub trait Lanes {
     type F: Copy;
-    /// A block of 32 quantized weights, as the integer products take it.
+    /// Eight i32 lanes.
+    type I: Copy;
+    /// One 32-byte load of a group of quantized weights (see `groups`), as the products take it.
     type W: Copy;
-    /// A block of 32 int8 input levels (within ±127), with what the products need of it.
+    /// One 32-byte load of a group of int8 input levels (within ±127), as the products take it.
     type X: Copy;
     /// 16 bfloat16 values.
     type H: Copy;
@@ -31,23 +33,32 @@ pub trait Lanes {
     fn load_bf16(s: &[u16]) -> Self::H;
     /// `acc` plus the 16 products of `w` and `x`, in f32.
     fn dot_bf16(w: Self::H, x: Self::H, acc: Self::F) -> Self::F;
-    /// The first 32 levels of `x`.
     fn q8_input(x: &[i8]) -> Self::X;
     fn q4_input(x: &[i8]) -> Self::X;
-    /// A q8 block's 32 levels.
     fn q8_weights(w: &[i8]) -> Self::W;
-    /// A q4 block's 16 bytes of nibbles (see `convert::quantize_q4`).
-    fn q4_weights(w: &[u8]) -> Self::W;
-    /// The 32 products of a block, summed to 8 partial sums in integers, as floats.
-    fn dot_q8(w: Self::W, x: Self::X) -> Self::F;
-    /// As [`Lanes::dot_q8`], for levels `n - 8` of the nibbles `n`.
-    fn dot_q4(w: Self::W, x: Self::X) -> Self::F;
+    /// Two loads of q4 weights from 32 bytes: their low nibbles and their high nibbles.
+    fn q4_weights(w: &[u8]) -> (Self::W, Self::W);
+    /// One load of q4 weights from 16 bytes: low nibbles, then high (groups of one block).
+    fn q4_weights_half(w: &[u8]) -> Self::W;
+    /// Where a group's q8 / q4 products start, from its input's lane sums (`groups::Int8Rows`):
+    /// minus what the products' offset on the weights adds, if they take one.
+    fn q8_base(sums: &[i32]) -> Self::I;
+    fn q4_base(sums: &[i32]) -> Self::I;
+    /// `acc` plus each lane's four byte products, exact.
+    fn dot_q8(acc: Self::I, w: Self::W, x: Self::X) -> Self::I;
+    fn dot_q4(acc: Self::I, w: Self::W, x: Self::X) -> Self::I;
+    fn to_f32(i: Self::I) -> Self::F;
+    /// A group's `G` block scales, each in the lanes its block's products land in.
+    fn group_scales<const G: usize>(s: &[u16]) -> Self::F;
+    fn group_scales_f32<const G: usize>(s: &[f32]) -> Self::F;
 }
 
 pub struct Scalar;
 
 impl Lanes for Scalar {
     type F = [f32; 8];
+    /// Lane `l` holds block `l % 4` of a group.
+    type I = [i32; 8];
     /// Signed levels.
     type W = [i8; 32];
     type X = [i8; 32];
@@ -123,24 +134,58 @@ impl Lanes for Scalar {
     }
 
     #[inline(always)]
-    fn q4_weights(w: &[u8]) -> Self::W {
+    fn q4_weights(w: &[u8]) -> (Self::W, Self::W) {
+        (
+            std::array::from_fn(|i| (w[i] & 0x0f) as i8 - 8),
+            std::array::from_fn(|i| (w[i] >> 4) as i8 - 8),
+        )
+    }
+
+    #[inline(always)]
+    fn q4_weights_half(w: &[u8]) -> Self::W {
         let mut levels = [0i8; 32];
         super::convert::unpack_q4(w, &mut levels);
         levels
     }
 
     #[inline(always)]
-    fn dot_q8(w: Self::W, x: Self::X) -> Self::F {
-        std::array::from_fn(|lane| {
-            (0..4)
-                .map(|j| w[lane * 4 + j] as i32 * x[lane * 4 + j] as i32)
-                .sum::<i32>() as f32
+    fn q8_base(_: &[i32]) -> Self::I {
+        [0; 8]
+    }
+
+    #[inline(always)]
+    fn q4_base(_: &[i32]) -> Self::I {
+        [0; 8]
+    }
+
+    #[inline(always)]
+    fn dot_q8(acc: Self::I, w: Self::W, x: Self::X) -> Self::I {
+        std::array::from_fn(|l| {
+            acc[l]
+                + (0..4)
+                    .map(|q| w[4 * l + q] as i32 * x[4 * l + q] as i32)
+                    .sum::<i32>()
         })
     }
 
     #[inline(always)]
-    fn dot_q4(w: Self::W, x: Self::X) -> Self::F {
-        Self::dot_q8(w, x)
+    fn dot_q4(acc: Self::I, w: Self::W, x: Self::X) -> Self::I {
+        Self::dot_q8(acc, w, x)
+    }
+
+    #[inline(always)]
+    fn to_f32(i: Self::I) -> Self::F {
+        i.map(|v| v as f32)
+    }
+
+    #[inline(always)]
+    fn group_scales<const G: usize>(s: &[u16]) -> Self::F {
+        std::array::from_fn(|l| super::convert::f16_to_f32(s[l % G]))
+    }
+
+    #[inline(always)]
+    fn group_scales_f32<const G: usize>(s: &[f32]) -> Self::F {
+        std::array::from_fn(|l| s[l % G])
     }
 }
 
@@ -169,35 +214,31 @@ mod x86 {
     pub struct VexVnni;
     pub struct Avx512Dots;
 
-    /// How bytes and bfloat16 pairs are multiplied. An input block is its bytes and one more
-    /// register: for the unsigned-by-signed products, each lane's byte sum times the offset
-    /// that makes the weights unsigned, negated (added back, it cancels the offset); for
-    /// maddubs on q8 the bytes' magnitudes (it takes one side unsigned).
+    /// How bytes and bfloat16 pairs are multiplied. The byte products take one side
+    /// unsigned: q4's nibbles are, and q8's levels are made so by an offset of 128 whose
+    /// products the group's base takes off again; maddubs, which would overflow i16 with that
+    /// offset, moves the input's sign onto the weights instead.
     pub trait Products {
-        /// The byte offset that makes a q8 weight unsigned (0: q8 weights stay signed).
-        const Q8_OFFSET: u8;
-        /// `acc + Σ u·s` over each lane's four byte pairs, `u` unsigned and `s` signed, exact.
+        /// Whether q8 weights take the offset of 128.
+        const Q8_OFFSET: bool;
+        /// `acc + Σ u·s` over each lane's four byte pairs, `u` unsigned and `s` signed; exact
+        /// for every pair with VNNI, and with maddubs while two products fit i16 (nibbles, or
+        /// magnitudes, against ±127).
         unsafe fn dot_u8(acc: __m256i, u: __m256i, s: __m256i) -> __m256i;
-        /// Σ w·x for a q8 block when `Q8_OFFSET` is 0.
-        unsafe fn dot_signed(w: __m256i, x: (__m256i, __m256i)) -> __m256i;
         unsafe fn dot_bf16(w: __m256i, x: __m256i, acc: __m256) -> __m256;
     }
 
     // SAFETY (every block below): callers run only on CPUs with the features of the way
     // chosen, and every load reads within the slice it was given (asserted).
     impl Products for Maddubs {
-        const Q8_OFFSET: u8 = 0;
+        const Q8_OFFSET: bool = false;
 
         #[inline(always)]
         unsafe fn dot_u8(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
-            // Pairs of products fit i16 for q4's 0..=15 against ±127; no saturation.
-            unsafe { _mm256_add_epi32(acc, pairs(_mm256_maddubs_epi16(u, s))) }
-        }
-
-        #[inline(always)]
-        unsafe fn dot_signed(w: __m256i, (x, magnitudes): (__m256i, __m256i)) -> __m256i {
-            // maddubs multiplies unsigned by signed bytes: move x's sign onto w.
-            unsafe { pairs(_mm256_maddubs_epi16(magnitudes, _mm256_sign_epi8(w, x))) }
+            unsafe {
+                let pairs = _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+                _mm256_add_epi32(acc, pairs)
+            }
         }
 
         #[inline(always)]
@@ -210,16 +251,11 @@ mod x86 {
     }
 
     impl Products for VexVnni {
-        const Q8_OFFSET: u8 = 0x80;
+        const Q8_OFFSET: bool = true;
 
         #[inline(always)]
         unsafe fn dot_u8(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
             unsafe { _mm256_dpbusd_avx_epi32(acc, u, s) }
-        }
-
-        #[inline(always)]
-        unsafe fn dot_signed(_: __m256i, _: (__m256i, __m256i)) -> __m256i {
-            unreachable!("q8 weights are made unsigned")
         }
 
         #[inline(always)]
@@ -229,7 +265,7 @@ mod x86 {
     }
 
     impl Products for Avx512Dots {
-        const Q8_OFFSET: u8 = 0x80;
+        const Q8_OFFSET: bool = true;
 
         #[inline(always)]
         unsafe fn dot_u8(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
@@ -237,21 +273,10 @@ mod x86 {
         }
 
         #[inline(always)]
-        unsafe fn dot_signed(_: __m256i, _: (__m256i, __m256i)) -> __m256i {
-            unreachable!("q8 weights are made unsigned")
-        }
-
-        #[inline(always)]
         unsafe fn dot_bf16(w: __m256i, x: __m256i, acc: __m256) -> __m256 {
             // SAFETY: __m256bh is 16 bfloat16 values in the same 256 bits.
             unsafe { _mm256_dpbf16_ps(acc, std::mem::transmute(w), std::mem::transmute(x)) }
         }
-    }
-
-    /// i16 pairs summed to i32 lanes.
-    #[inline(always)]
-    unsafe fn pairs(v: __m256i) -> __m256i {
-        unsafe { _mm256_madd_epi16(v, _mm256_set1_epi16(1)) }
     }
 
     #[inline(always)]
@@ -272,24 +297,18 @@ mod x86 {
         unsafe { _mm256_loadu_si256(s.as_ptr().cast()) }
     }
 
-    /// An input block: its bytes, with `offset` times each lane's byte sum, negated, or (for
-    /// an offset of 0) the bytes' magnitudes.
+    /// The eight lane sums times `-offset`.
     #[inline(always)]
-    unsafe fn input<P: Products>(x: &[i8], offset: u8) -> (__m256i, __m256i) {
-        let x = bytes(x);
-        unsafe {
-            if offset == 0 {
-                return (x, _mm256_sign_epi8(x, x));
-            }
-            let zero = _mm256_setzero_si256();
-            let sums = P::dot_u8(zero, _mm256_set1_epi8(offset as i8), x);
-            (x, _mm256_sub_epi32(zero, sums))
-        }
+    fn base(sums: &[i32], offset: i32) -> __m256i {
+        unsafe { _mm256_mullo_epi32(bytes(sums), _mm256_set1_epi32(-offset)) }
     }
 
     impl<P: Products> Lanes for X86<P> {
         type F = __m256;
+        /// Lane `l` holds block `l % 4` of a group.
+        type I = __m256i;
         type W = __m256i;
+        /// The bytes, and (for maddubs on q8) their magnitudes.
         type X = (__m256i, __m256i);
         type H = __m256i;
 
@@ -352,47 +371,111 @@ mod x86 {
 
         #[inline(always)]
         fn q8_input(x: &[i8]) -> Self::X {
-            unsafe { input::<P>(x, P::Q8_OFFSET) }
+            let x = bytes(x);
+            if P::Q8_OFFSET {
+                (x, x)
+            } else {
+                (x, unsafe { _mm256_sign_epi8(x, x) })
+            }
         }
 
         #[inline(always)]
         fn q4_input(x: &[i8]) -> Self::X {
-            unsafe { input::<P>(x, 8) }
+            let x = bytes(x);
+            (x, x)
         }
 
         #[inline(always)]
         fn q8_weights(w: &[i8]) -> __m256i {
-            unsafe { _mm256_xor_si256(bytes(w), _mm256_set1_epi8(P::Q8_OFFSET as i8)) }
+            let w = bytes(w);
+            if P::Q8_OFFSET {
+                unsafe { _mm256_xor_si256(w, _mm256_set1_epi8(-128)) }
+            } else {
+                w
+            }
         }
 
         #[inline(always)]
-        fn q4_weights(w: &[u8]) -> __m256i {
+        fn q4_weights(w: &[u8]) -> (__m256i, __m256i) {
+            let packed = bytes(w);
+            unsafe {
+                let nibble = _mm256_set1_epi8(0x0f);
+                let low = _mm256_and_si256(packed, nibble);
+                (low, _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble))
+            }
+        }
+
+        #[inline(always)]
+        fn q4_weights_half(w: &[u8]) -> __m256i {
             assert!(w.len() >= 16);
             unsafe {
                 let packed = _mm_loadu_si128(w.as_ptr().cast());
-                let low = _mm_and_si128(packed, _mm_set1_epi8(0x0f));
-                let high = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0f));
-                _mm256_set_m128i(high, low)
+                let nibble = _mm_set1_epi8(0x0f);
+                let high = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
+                _mm256_set_m128i(high, _mm_and_si128(packed, nibble))
             }
         }
 
         #[inline(always)]
-        fn dot_q8(w: __m256i, x: Self::X) -> __m256 {
+        fn q8_base(sums: &[i32]) -> __m256i {
+            if P::Q8_OFFSET {
+                base(sums, 128)
+            } else {
+                unsafe { _mm256_setzero_si256() }
+            }
+        }
+
+        #[inline(always)]
+        fn q4_base(sums: &[i32]) -> __m256i {
+            base(sums, 8)
+        }
+
+        #[inline(always)]
+        fn dot_q8(acc: __m256i, w: __m256i, x: Self::X) -> __m256i {
             unsafe {
-                let sums = if P::Q8_OFFSET == 0 {
-                    P::dot_signed(w, x)
+                if P::Q8_OFFSET {
+                    P::dot_u8(acc, w, x.0)
                 } else {
-                    // Σ (w + 128)·x - 128·Σ x.
-                    P::dot_u8(x.1, w, x.0)
-                };
-                _mm256_cvtepi32_ps(sums)
+                    P::dot_u8(acc, x.1, _mm256_sign_epi8(w, x.0))
+                }
             }
         }
 
         #[inline(always)]
-        fn dot_q4(w: __m256i, x: Self::X) -> __m256 {
-            // Σ n·x - 8·Σ x.
-            unsafe { _mm256_cvtepi32_ps(P::dot_u8(x.1, w, x.0)) }
+        fn dot_q4(acc: __m256i, w: __m256i, x: Self::X) -> __m256i {
+            unsafe { P::dot_u8(acc, w, x.0) }
+        }
+
+        #[inline(always)]
+        fn to_f32(i: __m256i) -> __m256 {
+            unsafe { _mm256_cvtepi32_ps(i) }
+        }
+
+        #[inline(always)]
+        fn group_scales<const G: usize>(s: &[u16]) -> __m256 {
+            assert!(s.len() >= G);
+            // Lane l holds block l % G: the G scales repeated.
+            unsafe {
+                let halves = match G {
+                    4 => _mm_loadl_epi64(s.as_ptr().cast()),
+                    2 => _mm_set1_epi32(s.as_ptr().cast::<i32>().read_unaligned()),
+                    _ => _mm_set1_epi16(s[0] as i16),
+                };
+                let four = _mm_cvtph_ps(halves);
+                _mm256_set_m128(four, four)
+            }
+        }
+
+        #[inline(always)]
+        fn group_scales_f32<const G: usize>(s: &[f32]) -> __m256 {
+            assert!(s.len() >= G);
+            unsafe {
+                match G {
+                    4 => _mm256_broadcast_ps(&*s.as_ptr().cast()),
+                    2 => _mm256_castpd_ps(_mm256_broadcast_sd(&*s.as_ptr().cast())),
+                    _ => _mm256_set1_ps(s[0]),
+                }
+            }
         }
     }
 }
@@ -411,6 +494,9 @@ mod wasm {
 
     impl Lanes for Wasm128 {
         type F = (v128, v128);
+        /// Lanes of i32 holding a group's blocks 0, 0, 1, 1 and 2, 2, 3, 3 (what widening
+        /// byte products pairwise gives).
+        type I = (v128, v128);
         /// Signed levels.
         type W = (v128, v128);
         type X = (v128, v128);
@@ -433,9 +519,7 @@ mod wasm {
 
         #[inline(always)]
         fn load(s: &[f32]) -> Self::F {
-            assert!(s.len() >= 8);
-            // SAFETY: 8 values are in bounds; v128_load takes unaligned addresses.
-            unsafe { load2(s.as_ptr().cast()) }
+            load2(s)
         }
 
         #[inline(always)]
@@ -473,9 +557,7 @@ mod wasm {
 
         #[inline(always)]
         fn load_bf16(s: &[u16]) -> Self::H {
-            assert!(s.len() >= 16);
-            // SAFETY: 16 values are in bounds.
-            unsafe { load2(s.as_ptr().cast()) }
+            load2(s)
         }
 
         #[inline(always)]
@@ -486,23 +568,33 @@ mod wasm {
 
         #[inline(always)]
         fn q8_input(x: &[i8]) -> Self::X {
-            assert!(x.len() >= 32);
-            // SAFETY: 32 bytes are in bounds.
-            unsafe { load2(x.as_ptr().cast()) }
+            load2(x)
         }
 
         #[inline(always)]
         fn q4_input(x: &[i8]) -> Self::X {
-            Self::q8_input(x)
+            load2(x)
         }
 
         #[inline(always)]
         fn q8_weights(w: &[i8]) -> Self::W {
-            Self::q8_input(w)
+            load2(w)
         }
 
         #[inline(always)]
-        fn q4_weights(w: &[u8]) -> Self::W {
+        fn q4_weights(w: &[u8]) -> (Self::W, Self::W) {
+            let packed = load2(w);
+            let eight = i8x16_splat(8);
+            let low = |v: v128| i8x16_sub(v128_and(v, u8x16_splat(0x0f)), eight);
+            let high = |v: v128| i8x16_sub(u8x16_shr(v, 4), eight);
+            (
+                (low(packed.0), low(packed.1)),
+                (high(packed.0), high(packed.1)),
+            )
+        }
+
+        #[inline(always)]
+        fn q4_weights_half(w: &[u8]) -> Self::W {
             assert!(w.len() >= 16);
             // SAFETY: 16 bytes are in bounds.
             let packed = unsafe { v128_load(w.as_ptr().cast()) };
@@ -514,17 +606,54 @@ mod wasm {
         }
 
         #[inline(always)]
-        fn dot_q8(w: Self::W, x: Self::X) -> Self::F {
-            (dot_bytes(w.0, x.0), dot_bytes(w.1, x.1))
+        fn q8_base(_: &[i32]) -> Self::I {
+            (i32x4_splat(0), i32x4_splat(0))
         }
 
         #[inline(always)]
-        fn dot_q4(w: Self::W, x: Self::X) -> Self::F {
-            Self::dot_q8(w, x)
+        fn q4_base(_: &[i32]) -> Self::I {
+            (i32x4_splat(0), i32x4_splat(0))
+        }
+
+        #[inline(always)]
+        fn dot_q8(acc: Self::I, w: Self::W, x: Self::X) -> Self::I {
+            let low = |w: v128, x: v128| i32x4_extadd_pairwise_i16x8(i16x8_extmul_low_i8x16(w, x));
+            let high =
+                |w: v128, x: v128| i32x4_extadd_pairwise_i16x8(i16x8_extmul_high_i8x16(w, x));
+            (
+                i32x4_add(acc.0, i32x4_add(low(w.0, x.0), low(w.1, x.1))),
+                i32x4_add(acc.1, i32x4_add(high(w.0, x.0), high(w.1, x.1))),
+            )
+        }
+
+        #[inline(always)]
+        fn dot_q4(acc: Self::I, w: Self::W, x: Self::X) -> Self::I {
+            Self::dot_q8(acc, w, x)
+        }
+
+        #[inline(always)]
+        fn to_f32(i: Self::I) -> Self::F {
+            (f32x4_convert_i32x4(i.0), f32x4_convert_i32x4(i.1))
+        }
+
+        #[inline(always)]
+        fn group_scales(s: &[u16]) -> Self::F {
+            let wide: [f32; 4] = std::array::from_fn(|i| super::super::convert::f16_to_f32(s[i]));
+            Self::group_scales_f32(&wide)
+        }
+
+        #[inline(always)]
+        fn group_scales_f32(s: &[f32]) -> Self::F {
+            (f32x4(s[0], s[0], s[1], s[1]), f32x4(s[2], s[2], s[3], s[3]))
         }
     }
 
-    unsafe fn load2(p: *const v128) -> (v128, v128) {
+    /// The first 32 bytes of `s`, as two vectors.
+    #[inline(always)]
+    fn load2<T>(s: &[T]) -> (v128, v128) {
+        assert!(size_of_val(s) >= 32);
+        let p = s.as_ptr().cast::<v128>();
+        // SAFETY: 32 bytes are in bounds; v128_load takes unaligned addresses.
         unsafe { (v128_load(p), v128_load(p.add(1))) }
     }
 
@@ -533,13 +662,5 @@ mod wasm {
     #[inline(always)]
     fn widen(v: v128) -> (v128, v128) {
         (i32x4_shl(v, 16), v128_and(v, i32x4_splat(-65536)))
-    }
-
-    /// 16 signed byte products summed in fours, as 4 floats. The low and high products of a
-    /// lane's bytes are added as i16 first: two products of at most 127·128 fit.
-    #[inline(always)]
-    fn dot_bytes(w: v128, x: v128) -> v128 {
-        let pairs = i16x8_add(i16x8_extmul_low_i8x16(w, x), i16x8_extmul_high_i8x16(w, x));
-        f32x4_convert_i32x4(i32x4_extadd_pairwise_i16x8(pairs))
     }
 }

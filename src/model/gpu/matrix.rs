@@ -23,6 +23,9 @@ impl Format {
             Data::BF16(_) => Self::BF16,
             Data::Q8 { .. } => Self::Q8,
             Data::Q4 { .. } => Self::Q4,
+            Data::Q8Groups { .. } | Data::Q4Groups { .. } => {
+                unreachable!("the GPU is given the plain blocks, not the CPU's groups")
+            }
         }
     }
 
@@ -86,6 +89,7 @@ fn host_rows(m: &Matrix, rows: std::ops::Range<usize>) -> HostRows<'_> {
         Data::F16(e) | Data::BF16(e) => bytemuck::cast_slice(e.as_slice()),
         Data::Q8 { quants, .. } => bytemuck::cast_slice(quants),
         Data::Q4 { nibbles, .. } => nibbles,
+        _ => unreachable!("Format::of refused the CPU's groups"),
     };
     let scales = match &m.data {
         Data::Q8 { scales, .. } | Data::Q4 { scales, .. } => {
