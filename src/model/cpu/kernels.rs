@@ -801,4 +801,35 @@ mod tests {
             assert_eq!((both_a, both_b), (alone_a, alone_b), "{precision}");
         }
     }
+
+    /// The row split over 1 to 8 threads gives every format the same products, to the bit:
+    /// the split falls on whole tiles and each row is computed alone.
+    #[cfg(feature = "threads")]
+    #[test]
+    fn every_thread_count_gives_the_same_products() {
+        let (rows, cols) = (301, 256);
+        for precision in PRECISIONS {
+            let (w, _blob) = matrix(&values(rows * cols, 4), [rows, cols], precision);
+            for m in [1, 5, 16] {
+                let x = values(m * cols, 6);
+                let on = |threads: usize| {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .unwrap();
+                    let mut out = vec![0f32; m * rows];
+                    let mut prepared = PreparedInput::default();
+                    pool.install(|| matmul(&x, m, [Job(&w, &mut out)], &mut prepared));
+                    out
+                };
+                let one = on(1);
+                for threads in 2..=8 {
+                    assert!(
+                        on(threads) == one,
+                        "{precision}, {m} inputs, {threads} threads"
+                    );
+                }
+            }
+        }
+    }
 }
