@@ -637,14 +637,18 @@ mod wasm {
         }
 
         #[inline(always)]
-        fn group_scales(s: &[u16]) -> Self::F {
-            let wide: [f32; 4] = std::array::from_fn(|i| super::super::convert::f16_to_f32(s[i]));
-            Self::group_scales_f32(&wide)
+        fn group_scales<const G: usize>(s: &[u16]) -> Self::F {
+            let wide: [f32; 4] =
+                std::array::from_fn(|i| super::super::convert::f16_to_f32(s[i % G]));
+            Self::group_scales_f32::<4>(&wide)
         }
 
         #[inline(always)]
-        fn group_scales_f32(s: &[f32]) -> Self::F {
-            (f32x4(s[0], s[0], s[1], s[1]), f32x4(s[2], s[2], s[3], s[3]))
+        fn group_scales_f32<const G: usize>(s: &[f32]) -> Self::F {
+            // Lanes of four bytes 0, 1 | 2, 3 give i32 lanes 0, 0, 1, 1 | 2, 2, 3, 3 (and the
+            // second half of a load the same again, as 4 % G = 0): block (lane of four) % G.
+            let b = |l: usize| s[l % G];
+            (f32x4(b(0), b(0), b(1), b(1)), f32x4(b(2), b(2), b(3), b(3)))
         }
     }
 
