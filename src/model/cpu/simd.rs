@@ -275,7 +275,10 @@ mod x86 {
         #[inline(always)]
         unsafe fn dot_bf16(w: __m256i, x: __m256i, acc: __m256) -> __m256 {
             // SAFETY: __m256bh is 16 bfloat16 values in the same 256 bits.
-            unsafe { _mm256_dpbf16_ps(acc, std::mem::transmute(w), std::mem::transmute(x)) }
+            unsafe {
+                let [w, x] = std::mem::transmute::<[__m256i; 2], [__m256bh; 2]>([w, x]);
+                _mm256_dpbf16_ps(acc, w, x)
+            }
         }
     }
 
