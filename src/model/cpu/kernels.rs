@@ -223,44 +223,45 @@ pub(super) struct AsF32;
 struct AsBf16;
 struct AsF16;
 
-impl Format for AsF32 {
+/// A stored float row that multiplies the f32 input, widened as it is loaded.
+pub(super) trait WideRow {
+    type E: Copy;
+    fn load<L: Lanes>(w: &[Self::E]) -> L::F;
+    fn get(e: Self::E) -> f32;
+}
+
+impl WideRow for AsF32 {
     type E = f32;
-    type X = f32;
-    const STEP: usize = 8;
-    type V<L: Lanes> = L::F;
     #[inline(always)]
-    fn load_w<L: Lanes>(w: &[f32]) -> L::F {
+    fn load<L: Lanes>(w: &[f32]) -> L::F {
         L::load(w)
     }
     #[inline(always)]
-    fn load_x<L: Lanes>(x: &[f32]) -> L::F {
-        L::load(x)
-    }
-    #[inline(always)]
-    fn fma<L: Lanes>(w: L::F, x: L::F, acc: L::F) -> L::F {
-        L::fma(w, x, acc)
-    }
-    fn input<'a>(input: &Input<'a>) -> &'a [f32] {
-        input.x
-    }
-    #[inline(always)]
-    fn w(e: f32) -> f32 {
+    fn get(e: f32) -> f32 {
         e
-    }
-    #[inline(always)]
-    fn x(x: f32) -> f32 {
-        x
     }
 }
 
-impl Format for AsF16 {
+impl WideRow for AsF16 {
     type E = u16;
+    #[inline(always)]
+    fn load<L: Lanes>(w: &[u16]) -> L::F {
+        L::load_f16(w)
+    }
+    #[inline(always)]
+    fn get(e: u16) -> f32 {
+        f16_to_f32(e)
+    }
+}
+
+impl<R: WideRow> Format for R {
+    type E = R::E;
     type X = f32;
     const STEP: usize = 8;
     type V<L: Lanes> = L::F;
     #[inline(always)]
-    fn load_w<L: Lanes>(w: &[u16]) -> L::F {
-        L::load_f16(w)
+    fn load_w<L: Lanes>(w: &[R::E]) -> L::F {
+        R::load::<L>(w)
     }
     #[inline(always)]
     fn load_x<L: Lanes>(x: &[f32]) -> L::F {
@@ -274,8 +275,8 @@ impl Format for AsF16 {
         input.x
     }
     #[inline(always)]
-    fn w(e: u16) -> f32 {
-        f16_to_f32(e)
+    fn w(e: R::E) -> f32 {
+        R::get(e)
     }
     #[inline(always)]
     fn x(x: f32) -> f32 {
