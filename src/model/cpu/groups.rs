@@ -87,13 +87,15 @@ pub fn level_q4(row: &[u8], g: usize, b: usize, e: usize) -> i8 {
 }
 
 /// Input rows as the integer kernels take them: per row its int8 groups, each block's scale,
-/// and per group and lane the sum of the lane's bytes over the group's loads (what an offset
-/// applied to the weights adds, to be taken off again).
+/// and per group and lane the sum of the lane's bytes over the group's loads times -128 and
+/// times -8: what the offset that makes q8 weights unsigned adds, and q4's nibbles' offset,
+/// to be taken off again (computed once here rather than in every product).
 #[derive(Default, Clone)]
 pub struct Int8Rows {
     pub quants: Vec<i8>,
     pub scales: Vec<f32>,
-    pub sums: Vec<i32>,
+    pub q8_bases: Vec<i32>,
+    pub q4_bases: Vec<i32>,
 }
 
 impl Int8Rows {
@@ -104,7 +106,8 @@ impl Int8Rows {
         let blocks = cols / BLOCK;
         self.quants.resize(rows * cols, 0);
         self.scales.resize(rows * blocks, 0.0);
-        self.sums.resize(rows * blocks / g * 8, 0);
+        self.q8_bases.resize(rows * blocks / g * 8, 0);
+        self.q4_bases.resize(rows * blocks / g * 8, 0);
         let quants = (&mut self.quants[..], cols);
         for_each_chunk_pair(quants, (&mut self.scales, blocks), |t, quants, scales| {
             let mut plain = [0i8; MAX_GROUP * BLOCK];
@@ -115,16 +118,15 @@ impl Int8Rows {
                 interleave_i8(plain, g, &mut quants[i * g * BLOCK..(i + 1) * g * BLOCK]);
             }
         });
-        for (group, sums) in self
-            .quants
-            .chunks_exact(g * BLOCK)
-            .zip(self.sums.as_chunks_mut::<8>().0)
-        {
-            for (lane, sum) in sums.iter_mut().enumerate() {
-                *sum = (0..g)
+        let bases = (self.q8_bases.as_chunks_mut::<8>().0.iter_mut())
+            .zip(self.q4_bases.as_chunks_mut::<8>().0);
+        for (group, (q8, q4)) in self.quants.chunks_exact(g * BLOCK).zip(bases) {
+            for lane in 0..8 {
+                let sum: i32 = (0..g)
                     .flat_map(|s| &group[s * STEP + lane * 4..][..4])
                     .map(|&q| q as i32)
                     .sum();
+                (q8[lane], q4[lane]) = (-128 * sum, -8 * sum);
             }
         }
     }

@@ -28,10 +28,11 @@ use super::simd::Lanes;
 const TILE_ROWS: usize = 4;
 const TILE_INPUTS: usize = 3;
 
-/// Inputs from which quantized rows are taken `TILE_ROWS` at a time. With fewer (decoding
-/// up to 8 sequences) a product is bound by reading the weights, and one row after another
-/// streams best: 4-row tiles cost a third of q8 decode's speed.
-const TILED_FROM: usize = 9;
+/// Inputs from which quantized rows are taken `TILE_ROWS` at a time. Decoding one or two
+/// sequences is bound by reading the weights, and one row after another streams best (4-row
+/// tiles cost a third of q8 decode's speed); from three the tile's sharing of each input's
+/// loads wins (8 sequences: 13% more tokens/s in benches/serve.sh).
+const TILED_FROM: usize = 3;
 
 /// The input rows in the forms the formats multiply: reused between calls.
 #[derive(Default, Clone)]
@@ -438,7 +439,8 @@ trait Groups {
     /// The `G` loads of a group of `G` blocks.
     fn weights<L: Lanes, const G: usize>(w: &[Self::E]) -> [L::W; G];
     fn input<L: Lanes>(x: &[i8]) -> L::X;
-    fn base<L: Lanes>(sums: &[i32]) -> L::I;
+    /// Where a group's products start (`at` its index among the row's groups).
+    fn base<L: Lanes>(x: &Int8Row<'_>, at: usize) -> L::I;
     fn dot<L: Lanes>(acc: L::I, w: L::W, x: L::X) -> L::I;
 }
 
@@ -461,8 +463,8 @@ impl Groups for Q8Groups {
         L::q8_input(x)
     }
     #[inline(always)]
-    fn base<L: Lanes>(sums: &[i32]) -> L::I {
-        L::q8_base(sums)
+    fn base<L: Lanes>(x: &Int8Row<'_>, at: usize) -> L::I {
+        L::q8_base(&x.q8_bases[at * 8..])
     }
     #[inline(always)]
     fn dot<L: Lanes>(acc: L::I, w: L::W, x: L::X) -> L::I {
@@ -491,8 +493,8 @@ impl Groups for Q4Groups {
         L::q4_input(x)
     }
     #[inline(always)]
-    fn base<L: Lanes>(sums: &[i32]) -> L::I {
-        L::q4_base(sums)
+    fn base<L: Lanes>(x: &Int8Row<'_>, at: usize) -> L::I {
+        L::q4_base(&x.q4_bases[at * 8..])
     }
     #[inline(always)]
     fn dot<L: Lanes>(acc: L::I, w: L::W, x: L::X) -> L::I {
@@ -500,12 +502,13 @@ impl Groups for Q4Groups {
     }
 }
 
-/// One input row's int8 groups, their block scales and lane sums (8 a group).
+/// One input row's int8 groups, their block scales and their products' bases (8 a group).
 #[derive(Clone, Copy)]
 struct Int8Row<'a> {
     quants: &'a [i8],
     scales: &'a [f32],
-    sums: &'a [i32],
+    q8_bases: &'a [i32],
+    q4_bases: &'a [i32],
 }
 
 /// Rows `first..` of a grouped quantized matrix (`data` its groups of `G` blocks, `w_scales`
@@ -525,7 +528,8 @@ fn integer_rows<L: Lanes, Gr: Groups, const G: usize>(
     let x = |t: usize| Int8Row {
         quants: &input.int8.quants[t * k..(t + 1) * k],
         scales: &input.int8.scales[t * blocks..(t + 1) * blocks],
-        sums: &input.int8.sums[t * blocks / G * 8..(t + 1) * blocks / G * 8],
+        q8_bases: &input.int8.q8_bases[t * blocks / G * 8..(t + 1) * blocks / G * 8],
+        q4_bases: &input.int8.q4_bases[t * blocks / G * 8..(t + 1) * blocks / G * 8],
     };
     let w = |r: usize| &data[(first + r) * width..][..width];
     let ws = |r: usize| &w_scales[(first + r) * blocks..][..blocks];
@@ -588,10 +592,10 @@ fn integer_tile<L: Lanes, Gr: Groups, const G: usize, const R: usize, const T: u
     let mut acc = [[L::zero(); T]; R];
     for g in 0..x[0].scales.len() / G {
         let (at, blocks) = (g * G * BLOCK, g * G..(g + 1) * G);
-        let mut base = [Gr::base::<L>(&x[0].sums[g * 8..]); T];
+        let mut base = [Gr::base::<L>(&x[0], g); T];
         let mut xs = [L::group_scales_f32::<G>(&x[0].scales[blocks.clone()]); T];
         for j in 1..T {
-            base[j] = Gr::base::<L>(&x[j].sums[g * 8..]);
+            base[j] = Gr::base::<L>(&x[j], g);
             xs[j] = L::group_scales_f32::<G>(&x[j].scales[blocks.clone()]);
         }
         let w_at = g * G * Gr::PER_BLOCK;

@@ -40,10 +40,10 @@ pub trait Lanes {
     fn q4_weights(w: &[u8]) -> (Self::W, Self::W);
     /// One load of q4 weights from 16 bytes: low nibbles, then high (groups of one block).
     fn q4_weights_half(w: &[u8]) -> Self::W;
-    /// Where a group's q8 / q4 products start, from its input's lane sums (`groups::Int8Rows`):
-    /// minus what the products' offset on the weights adds, if they take one.
-    fn q8_base(sums: &[i32]) -> Self::I;
-    fn q4_base(sums: &[i32]) -> Self::I;
+    /// Where a group's q8 / q4 products start: the input's lane sums times minus the
+    /// weights' offset (`groups::Int8Rows`), if the products take the weights offset, else 0.
+    fn q8_base(bases: &[i32]) -> Self::I;
+    fn q4_base(bases: &[i32]) -> Self::I;
     /// `acc` plus each lane's four byte products, exact.
     fn dot_q8(acc: Self::I, w: Self::W, x: Self::X) -> Self::I;
     fn dot_q4(acc: Self::I, w: Self::W, x: Self::X) -> Self::I;
@@ -300,12 +300,6 @@ mod x86 {
         unsafe { _mm256_loadu_si256(s.as_ptr().cast()) }
     }
 
-    /// The eight lane sums times `-offset`.
-    #[inline(always)]
-    fn base(sums: &[i32], offset: i32) -> __m256i {
-        unsafe { _mm256_mullo_epi32(bytes(sums), _mm256_set1_epi32(-offset)) }
-    }
-
     impl<P: Products> Lanes for X86<P> {
         type F = __m256;
         /// Lane `l` holds block `l % 4` of a group.
@@ -420,17 +414,17 @@ mod x86 {
         }
 
         #[inline(always)]
-        fn q8_base(sums: &[i32]) -> __m256i {
+        fn q8_base(bases: &[i32]) -> __m256i {
             if P::Q8_OFFSET {
-                base(sums, 128)
+                bytes(bases)
             } else {
                 unsafe { _mm256_setzero_si256() }
             }
         }
 
         #[inline(always)]
-        fn q4_base(sums: &[i32]) -> __m256i {
-            base(sums, 8)
+        fn q4_base(bases: &[i32]) -> __m256i {
+            bytes(bases)
         }
 
         #[inline(always)]
