@@ -7,13 +7,14 @@
 //! - bf16 rows multiply a bf16 copy of the input, pairs summed in f32 (`vdpbf16ps` on
 //!   AVX-512), never widened in memory;
 //! - q8 and q4 rows multiply an int8 copy of the input, quantized once per call in blocks of
-//!   32: each block's products are summed in integers (VNNI's `vpdpbusd`, or `pmaddubsw`)
-//!   and scaled once, in tiles of rows × inputs.
+//!   32, over rows in the grouped layout of `groups`: each block's products are summed in
+//!   integers (VNNI's `vpdpbusd`, or `pmaddubsw`) and scaled once per group, in tiles of
+//!   rows × inputs.
 //!
 //! What a product gives for one input row depends only on that row, never on the others in
 //! the call nor on how the rows fall into tiles: a sequence's logits are the same alone or
-//! batched, prefilled at once or in chunks (for f32 and f16 up to float rounding, since a
-//! single input row sums in another order).
+//! batched, prefilled at once or in chunks (to the bit for q8/q4; for the float formats up to
+//! rounding, since a single input row sums in another order than a tile).
 //!
 //! Kernels are written once over [`Lanes`] and compiled for each instruction set
 //! (`dispatch`).
